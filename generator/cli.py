@@ -1,0 +1,37 @@
+"""``python -m generator``: build the static site and serve it or a library locally."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import demo
+
+
+def _cmd_serve_data(args) -> int:
+    from .data_server import serve_forever
+
+    serve_forever(args.root, args.host, args.port, cors=not args.no_cors)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m generator", description=__doc__.splitlines()[0].replace("``", ""))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve-data", help="serve a library folder over HTTP with CORS (for ?source= and AWS_ENDPOINT_URL)")
+    p.add_argument("root", metavar="ROOT")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    p.add_argument("--no-cors", action="store_true",
+                   help="omit CORS headers (to see how the page reports a source that refuses CORS)")
+    p.set_defaults(func=_cmd_serve_data)
+
+    p = sub.add_parser("demo", help="build the demo library (once) and serve it on loopback")
+    demo.add_arguments(p)
+    p.set_defaults(func=demo.run_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

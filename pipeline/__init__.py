@@ -1,0 +1,1 @@
+"""Builds the hybrid template library: sources -> dataset writer -> storage -> catalogue."""

@@ -1,0 +1,105 @@
+"""``python -m pipeline``: build, catalogue and check a template library.
+
+ROOT is a local folder or an fsspec URL (``s3://bucket/prefix``) everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from templatelib import format as fmt
+
+from .storage import LibraryStorage
+
+
+def _cmd_synthetic(args) -> int:
+    from .catalogue import consolidate
+    from .dataset_writer import COMPRESSORS
+    from .sources.synthetic import write_synthetic_library
+
+    assert args.compressor in COMPRESSORS
+    storage = LibraryStorage(args.root)
+    if not storage.is_empty() and not args.overwrite:
+        print(
+            f"error: {storage.url()} is not empty; pass --overwrite to replace its datasets "
+            "(nothing was changed)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.overwrite:
+        for name in storage.top_level_names():
+            if name.endswith(fmt.DATASET_SUFFIX) or name in (fmt.CATALOGUE_FILE, fmt.MANIFEST_FILE):
+                storage.remove(name)
+    storage.make_root()
+    written = write_synthetic_library(
+        storage, args.datasets, args.units, seed=args.seed, compressor=args.compressor, overwrite=True
+    )
+    manifest = consolidate(storage, bucket=args.bucket)
+    print(f"wrote {len(written)} datasets, {manifest['template_count']} templates to {storage.url()}")
+    return 0
+
+
+def _cmd_consolidate(args) -> int:
+    from .catalogue import consolidate
+
+    storage = LibraryStorage(args.root)
+    if not storage.root_exists():
+        print(f"error: {args.root} does not exist", file=sys.stderr)
+        return 2
+    manifest = consolidate(storage, bucket=args.bucket)
+    skipped = sorted(set(storage.dataset_names()) - set(manifest["datasets"]))
+    print(
+        f"{fmt.CATALOGUE_FILE}: {manifest['template_count']} templates from {len(manifest['datasets'])} datasets"
+    )
+    for name in skipped:
+        print(f"skipped incomplete dataset {name} (no {fmt.CONSOLIDATED_KEY})")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .validate import validate_library
+
+    storage = LibraryStorage(args.root)
+    if not storage.root_exists():
+        print(f"error: {args.root} does not exist", file=sys.stderr)
+        return 2
+    problems = validate_library(storage)
+    if problems:
+        print(f"{len(problems)} problem(s) in {storage.url()}:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"{storage.url()}: valid ({len(storage.complete_datasets())} datasets)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0].replace("``", ""))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synthetic", help="write a realistic synthetic demo library (the embedded default)")
+    p.add_argument("root", metavar="ROOT")
+    p.add_argument("--datasets", type=int, default=8, help="number of datasets (default: 8; the last is NP-Ultra-like)")
+    p.add_argument("--units", type=int, default=50, help="units per dataset (default: 50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compressor", choices=("blosc", "zlib"), default="blosc",
+                   help="blosc (lz4, like the live bucket) or zlib (readable by the offline browser bundle)")
+    p.add_argument("--overwrite", action="store_true", help="replace the datasets and catalogue already in ROOT")
+    p.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+    p.set_defaults(func=_cmd_synthetic)
+
+    p = sub.add_parser("consolidate", help="write templates.csv and library.json for every complete dataset")
+    p.add_argument("root", metavar="ROOT")
+    p.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+    p.set_defaults(func=_cmd_consolidate)
+
+    p = sub.add_parser("validate", help="check every dataset and the catalogue against the format; exit 1 on problems")
+    p.add_argument("root", metavar="ROOT")
+    p.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,1 @@
+"""Where templates come from: each module turns one kind of input into datasets."""

@@ -1,0 +1,127 @@
+"""The template library format: every name, column and rule that writers and readers share.
+
+This module is the executable half of ``docs/format.md``. It has no dependencies beyond the
+standard library because it runs in three places: the pipeline (CPython, writing), the page
+(Pyodide, reading) and the snippet users copy (any Python).
+
+The live bucket is the reference: everything here is either what it already holds or a
+backward-compatible addition that the unmodified ``spikeinterface.generation`` client ignores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+#: Version of the additions (``template_id``, ``unit_id``, ``library.json``), not of zarr.
+FORMAT_VERSION = 1
+
+#: Zarr on-disk format: spikeinterface and probeinterface read only zarr-python 2 / format 2.
+ZARR_FORMAT = 2
+
+PUBLIC_BUCKET = "spikeinterface-template-database"
+PUBLIC_HTTP_ROOT = f"https://{PUBLIC_BUCKET}.s3.us-east-2.amazonaws.com/"
+
+CATALOGUE_FILE = "templates.csv"
+MANIFEST_FILE = "library.json"
+DATASET_SUFFIX = ".zarr"
+CONSOLIDATED_KEY = ".zmetadata"
+
+#: Columns of the live ``templates.csv``, in the order the original consolidation wrote them.
+LIVE_COLUMNS = (
+    "probe",
+    "probe_manufacturer",
+    "brain_area",
+    "depth_along_probe",
+    "amplitude_uv",
+    "noise_level_uv",
+    "signal_to_noise_ratio",
+    "template_index",
+    "best_channel_index",
+    "spikes_per_unit",
+    "dataset",
+    "dataset_path",
+)
+#: Our additions, appended after the live columns so positional readers keep working.
+ADDED_COLUMNS = ("template_id", "unit_id")
+COLUMNS = LIVE_COLUMNS + ADDED_COLUMNS
+
+#: Arrays every dataset group holds (besides the ``probe`` subgroup).
+REQUIRED_ARRAYS = (
+    "templates_array",
+    "channel_ids",
+    "unit_ids",
+    "brain_area",
+    "spikes_per_unit",
+    "best_channel_index",
+    "peak_to_peak",
+)
+OPTIONAL_ARRAYS = ("channel_noise_levels", "sparsity_mask")
+PROBE_GROUP = "probe"
+PROBE_ANNOTATIONS_GROUP = "probe/annotations"
+
+#: Group attributes. ``is_scaled`` is the pre-0.103 spelling of ``is_in_uV``; both occur live.
+ATTR_SAMPLING_FREQUENCY = "sampling_frequency"
+ATTR_NBEFORE = "nbefore"
+ATTR_IN_UV = "is_in_uV"
+ATTR_IN_UV_LEGACY = "is_scaled"
+
+TEMPLATE_ID_LENGTH = 16
+
+
+def dataset_key(dataset: str) -> str:
+    """Return the dataset's folder name with its ``.zarr`` suffix.
+
+    Parameters
+    ----------
+    dataset : str
+        A dataset name with or without the suffix.
+    """
+    return dataset if dataset.endswith(DATASET_SUFFIX) else dataset + DATASET_SUFFIX
+
+
+def dataset_s3_path(dataset: str, bucket: str = PUBLIC_BUCKET) -> str:
+    """Value of the ``dataset_path`` column: the dataset's S3 URL in ``bucket``."""
+    return f"s3://{bucket}/{dataset_key(dataset)}"
+
+
+def template_id(dataset: str, unit_id) -> str:
+    """Stable template ID: 16 hex characters of ``sha256("<dataset>.zarr/<unit_id>")``.
+
+    Derived from the dataset name and the unit ID, never from the row position, so it survives
+    pruning other units of the dataset. Hex keeps it URL-safe.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name (the suffix is added when missing).
+    unit_id : int or str
+        The unit's entry in the dataset's ``unit_ids`` array.
+    """
+    text = f"{dataset_key(dataset)}/{unit_id}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TEMPLATE_ID_LENGTH]
+
+
+def fallback_template_id(dataset: str, template_index: int) -> str:
+    """ID for a row of a live 12-column csv, which has no ``unit_id``.
+
+    It hashes ``"<dataset>.zarr#<template_index>"`` (``#`` instead of ``/`` keeps the two ID
+    spaces apart). Unlike :func:`template_id` it follows the row's position, so it changes
+    when the dataset is pruned: readers use it only when the csv carries no ``template_id``.
+    """
+    text = f"{dataset_key(dataset)}#{int(template_index)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:TEMPLATE_ID_LENGTH]
+
+
+def is_valid_template_id(value: str) -> bool:
+    """True for a well-formed ID: exactly 16 lowercase hex characters."""
+    return (
+        isinstance(value, str)
+        and len(value) == TEMPLATE_ID_LENGTH
+        and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def missing_live_columns(columns) -> list[str]:
+    """Live columns absent from ``columns``: a csv missing any of them is malformed."""
+    present = set(columns)
+    return [c for c in LIVE_COLUMNS if c not in present]
