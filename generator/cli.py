@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from . import demo
 
@@ -11,6 +12,24 @@ def _cmd_serve_data(args) -> int:
     from .data_server import serve_forever
 
     serve_forever(args.root, args.host, args.port, cors=not args.no_cors)
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from templatelib import format as fmt
+
+    from .build import build_site
+
+    out = build_site(Path(args.out), pyodide=args.pyodide, default_source=args.source or fmt.PUBLIC_HTTP_ROOT,
+                     docs=not args.no_docs)
+    print(f"site built in {out}")
+    return 0
+
+
+def _cmd_serve(args) -> int:
+    from .site_server import serve_site
+
+    serve_site(args.dir, args.host, args.port)
     return 0
 
 
@@ -25,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cors", action="store_true",
                    help="omit CORS headers (to see how the page reports a source that refuses CORS)")
     p.set_defaults(func=_cmd_serve_data)
+
+    p = sub.add_parser("build", help="render site_src/ into a static site folder for GitHub Pages")
+    p.add_argument("--out", default="_site", help="output folder (default: _site)")
+    p.add_argument("--pyodide", default="cdn",
+                   help="cdn (official CDN, default), local (offline bundle copied into the site) or a URL")
+    p.add_argument("--source", default=None, help="library root the page reads by default (default: the public bucket)")
+    p.add_argument("--no-docs", action="store_true", help="skip the mkdocs documentation")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("serve", help="serve a built site on loopback")
+    p.add_argument("dir", metavar="DIR", nargs="?", default="_site")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("demo", help="build the demo library (once) and serve it on loopback")
     demo.add_arguments(p)

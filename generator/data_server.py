@@ -28,6 +28,12 @@ CONTENT_TYPES = {
     ".zarray": "application/json",
     ".zgroup": "application/json",
     ".zattrs": "application/json",
+    # Browsers compile wasm while streaming only when it is served as application/wasm.
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".whl": "application/zip",
+    ".html": "text/html; charset=utf-8",
 }
 
 
@@ -63,9 +69,10 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
 
     server_version = "HybridTemplateLibraryData/1"
 
-    def __init__(self, *args, root: Path, cors: bool, **kwargs):
+    def __init__(self, *args, root: Path, cors: bool, index: bool = False, **kwargs):
         self.root = root
         self.cors = cors
+        self.index = index
         super().__init__(*args, **kwargs)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
@@ -120,10 +127,21 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         target = self._resolve()
         if isinstance(target, HTTPStatus):
             return self._error(target, head_only)
+        if self.index and target.is_dir():
+            target = target / "index.html"
         if not target.is_file():
             return self._error(HTTPStatus.NOT_FOUND, head_only)
         stat = target.stat()
         size = stat.st_size
+        etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            # Revalidation answered without a body: warm page loads cost one round trip per file.
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self._cors_headers()
+            self.send_header("ETag", etag)
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            return
         first, last = 0, size - 1
         status = HTTPStatus.OK
         range_header = self.headers.get("Range")
@@ -145,7 +163,7 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
-        self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{size:x}"')
+        self.send_header("ETag", etag)
         # Revalidate every time: a rebuilt demo library must never be served stale.
         self.send_header("Cache-Control", "no-cache")
         if status == HTTPStatus.PARTIAL_CONTENT:
@@ -153,6 +171,7 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if head_only or length == 0:
             return
+        self.server.bytes_sent += length
         with open(target, "rb") as fh:
             fh.seek(first)
             remaining = length
@@ -164,14 +183,20 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
 
-def make_server(root, host: str = "127.0.0.1", port: int = 8000, cors: bool = True) -> ThreadingHTTPServer:
-    """Create (not start) the server; ``port=0`` picks a free port (see ``server.server_address``)."""
+def make_server(root, host: str = "127.0.0.1", port: int = 8000, cors: bool = True,
+                index: bool = False) -> ThreadingHTTPServer:
+    """Create (not start) the server; ``port=0`` picks a free port (see ``server.server_address``).
+
+    ``index=True`` serves ``index.html`` for folders (the site server); the data server
+    answers 404 for folders, as S3 does.
+    """
     root_path = Path(root).resolve()
     if not root_path.is_dir():
-        raise FileNotFoundError(f"library folder {root} does not exist")
-    handler = partial(LibraryRequestHandler, root=root_path, cors=cors)
+        raise FileNotFoundError(f"folder {root} does not exist")
+    handler = partial(LibraryRequestHandler, root=root_path, cors=cors, index=index)
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
+    server.bytes_sent = 0  # body bytes served: what a client's read really cost
     return server
 
 

@@ -1,0 +1,130 @@
+"""``python -m generator build``: render ``site_src/`` into one static folder for GitHub Pages.
+
+Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_template_library/``)::
+
+    index.html            jinja2-rendered page
+    static/               app.js, worker.js, style.css
+    wheels/               the page's own wheel (templatelib)
+    pyodide/              the offline Pyodide bundle (``--pyodide local`` only)
+    docs/                 the mkdocs documentation
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+
+from templatelib import format as fmt
+
+from .page_wheel import build_page_wheel
+from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
+
+REPO = Path(__file__).resolve().parent.parent
+SITE_SRC = REPO / "site_src"
+MARKER = ".hybrid-template-site"
+RESULT_COLUMNS = (
+    ("template_id", "Template ID"),
+    ("dataset", "Dataset"),
+    ("brain_area", "Brain area"),
+    ("depth_along_probe", "Depth (µm)"),
+    ("amplitude_uv", "Amplitude (µV)"),
+    ("signal_to_noise_ratio", "SNR"),
+    ("spikes_per_unit", "Spikes"),
+    ("probe", "Probe"),
+)
+
+
+def _prepare_out(out: Path) -> None:
+    """Empty ``out`` if it is a previous build (or empty); refuse to wipe anything else."""
+    if out.exists():
+        if any(out.iterdir()) and not (out / MARKER).exists():
+            raise FileExistsError(f"{out} exists and is not a site built by this generator; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("built by python -m generator build\n")
+
+
+def _pyodide_index(out: Path, pyodide: str) -> str:
+    if pyodide == "cdn":
+        return PYODIDE_CDN_URL
+    if pyodide == "local":
+        from .pyodide_bundle import ensure_bundle
+
+        bundle = ensure_bundle()
+        shutil.copytree(bundle, out / "pyodide", ignore=shutil.ignore_patterns(".complete", "*.tmp"))
+        return "pyodide/"
+    if pyodide.startswith(("http://", "https://")) or pyodide.startswith("/"):
+        return pyodide.rstrip("/") + "/"
+    raise ValueError(f"--pyodide takes cdn, local or a URL, not {pyodide!r}")
+
+
+def _copy_static(out: Path) -> str:
+    """Copy the assets; return a content hash used as a cache-busting version."""
+    shutil.copytree(SITE_SRC / "static", out / "static")
+    digest = hashlib.sha256()
+    for path in sorted((out / "static").rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _build_docs(out: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--quiet", "--strict", "--config-file", str(REPO / "mkdocs.yml"),
+         "--site-dir", str(out / "docs")],
+        check=True, cwd=REPO,
+    )
+
+
+def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC_HTTP_ROOT, docs: bool = True) -> Path:
+    """Build the site into ``out``.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder; replaced if it holds an earlier build, refused otherwise.
+    pyodide : str
+        ``cdn`` (the official Pyodide CDN), ``local`` (copy the offline bundle into the site)
+        or a URL of a Pyodide distribution.
+    default_source : str
+        Library root the page reads when the URL has no ``?source=``.
+    docs : bool
+        Also build the mkdocs documentation into ``out/docs``.
+    """
+    out = Path(out).resolve()
+    _prepare_out(out)
+    wheel = build_page_wheel(out / "wheels")
+    version = _copy_static(out)
+    version = hashlib.sha256((version + wheel.name + hashlib.sha256(wheel.read_bytes()).hexdigest()).encode()).hexdigest()[:12]
+    page_config = {
+        "pyodideIndexURL": _pyodide_index(out, pyodide),
+        "wheelURL": f"wheels/{wheel.name}?v={version}",
+        "workerURL": f"static/worker.js?v={version}",
+        "defaultSource": default_source.rstrip("/") + "/",
+        "pageSize": 25,
+        "pyodideVersion": PYODIDE_VERSION,
+    }
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SITE_SRC / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    # "</" cannot occur inside the JSON script block: it would end the element early.
+    config_json = json.dumps(page_config).replace("</", "<\\/")
+    html = environment.get_template("index.html.j2").render(
+        config_json=jinja2.utils.markupsafe.Markup(config_json),
+        asset_version=version,
+        columns=RESULT_COLUMNS,
+        built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        pyodide_version=PYODIDE_VERSION,
+    )
+    (out / "index.html").write_text(html, encoding="utf-8")
+    (out / ".nojekyll").write_text("")  # GitHub Pages: serve folders starting with "_" as is
+    if docs:
+        _build_docs(out)
+    return out

@@ -1,0 +1,155 @@
+"""The page's application state, driven by the Web Worker (one call per UI event).
+
+Every public method takes and returns plain JSON-able values so the worker can pass them to
+the UI thread unchanged; the UI never runs Python and never parses HTML from here except the
+SVG that :mod:`plots_svg` escaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+
+from . import format as fmt
+from .catalogue import TABLE_COLUMNS, CatalogueError, brain_area_counts, load_catalogue, numeric_ranges
+from .http_fetch import Fetcher, FetchError
+from .plots_svg import template_view_svg, thumbnail_svg
+from .safe_query import QueryError, run_query
+from .snippet import python_snippet, selection_csv
+from .zarr_reader import DataError, LibraryReader
+
+MAX_PAGE = 200
+DETAIL_FIELDS = fmt.COLUMNS
+
+
+def _json_value(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value if value is None or isinstance(value, (int, str, bool)) else str(value)
+
+
+def error_payload(error: BaseException) -> dict:
+    """The error as the UI shows it: a kind it can style and a sentence a person can act on."""
+    if isinstance(error, FetchError):
+        return error.as_dict()
+    kinds = {CatalogueError: "catalogue", QueryError: "query", DataError: "data", ValueError: "input", KeyError: "input"}
+    for cls, kind in kinds.items():
+        if isinstance(error, cls):
+            return {"kind": kind, "message": str(error).strip("'\"")}
+    return {"kind": "internal", "message": f"{type(error).__name__}: {error}"}
+
+
+class TemplateBrowser:
+    """Catalogue, query, pictures and snippet for one library source.
+
+    Parameters
+    ----------
+    source : str
+        http(s) URL of the library root.
+    fetcher : Fetcher, optional
+        Transport (the browser's fetch in Pyodide).
+    """
+
+    def __init__(self, source: str, fetcher: Fetcher | None = None):
+        self.reader = LibraryReader(source, fetcher)
+        self.source = self.reader.source
+        self.table = None
+        self.manifest = None
+        self._result = None
+        self._result_key = None
+
+    async def load(self) -> dict:
+        """Fetch ``templates.csv`` and ``library.json`` together and describe the library."""
+        csv_bytes, manifest = await asyncio.gather(self.reader.catalogue_bytes(), self.reader.manifest())
+        self.table = load_catalogue(csv_bytes)
+        self.manifest = manifest
+        return {
+            "source": self.source,
+            "is_public": self.source == fmt.PUBLIC_HTTP_ROOT,
+            "count": int(len(self.table)),
+            "columns": [c for c in fmt.COLUMNS if c in self.table.columns],
+            "probes": sorted(p for p in self.table["probe"].unique() if p),
+            "brain_areas": brain_area_counts(self.table),
+            "ranges": numeric_ranges(self.table),
+            "fallback_ids": bool(self.table["id_is_fallback"].any()),
+            "library": None if not manifest else {
+                "created": manifest.get("created"),
+                "format_version": manifest.get("format_version"),
+                "datasets": len(manifest.get("datasets", {})),
+            },
+        }
+
+    def _query(self, expression: str, sort_by: str | None, descending: bool):
+        key = (expression, sort_by, descending)
+        if key != self._result_key:
+            result = run_query(self.table, expression, [c for c in fmt.COLUMNS if c in self.table.columns])
+            if sort_by:
+                if sort_by not in self.table.columns:
+                    raise QueryError(f"cannot sort by unknown column '{sort_by}'")
+                result = result.sort_values(sort_by, ascending=not descending, na_position="last", kind="stable")
+            self._result, self._result_key = result, key
+        return self._result
+
+    def query(self, expression: str = "", sort_by: str | None = None, descending: bool = False,
+              offset: int = 0, limit: int = 50) -> dict:
+        """One page of the rows matching ``expression``; ``count`` is the whole result's size."""
+        result = self._query(expression or "", sort_by or None, bool(descending))
+        limit = max(1, min(int(limit), MAX_PAGE))
+        offset = max(0, min(int(offset), max(len(result) - 1, 0)))
+        page = result.iloc[offset: offset + limit]
+        rows = [
+            {c: _json_value(v) for c, v in zip(TABLE_COLUMNS, values)}
+            for values in page[list(TABLE_COLUMNS)].itertuples(index=False, name=None)
+        ]
+        return {"count": int(len(result)), "offset": offset, "rows": rows}
+
+    def _rows_for(self, template_ids):
+        indexed = self.table.set_index("template_id", drop=False)
+        missing = [t for t in template_ids if t not in indexed.index]
+        if missing:
+            raise KeyError(f"template {missing[0]} is not in this catalogue")
+        return indexed.loc[list(template_ids)]
+
+    async def thumbnails(self, template_ids) -> dict:
+        """``template_id -> SVG`` of each template's best channel."""
+        rows = self._rows_for(template_ids)
+        wanted = list(zip(rows["dataset"], rows["template_index"]))
+        arrays = await self.reader.templates(wanted)
+        return {
+            tid: thumbnail_svg(arrays[(fmt.dataset_key(d), int(i))], tid)
+            for tid, d, i in zip(rows["template_id"], rows["dataset"], rows["template_index"])
+        }
+
+    async def view(self, template_id: str) -> dict:
+        """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""
+        row = self._rows_for([template_id]).iloc[0]
+        key = (fmt.dataset_key(row["dataset"]), int(row["template_index"]))
+        handle = await self.reader.dataset(key[0])
+        template = (await self.reader.templates([key]))[key]
+        return {
+            "template_id": template_id,
+            "svg": template_view_svg(template, handle.positions, handle.sampling_frequency, handle.nbefore,
+                                     template_id),
+            "fields": [[c, _json_value(row[c])] for c in DETAIL_FIELDS if c in row.index],
+        }
+
+    def snippet(self, template_ids) -> str:
+        return python_snippet(self.table, list(template_ids), self.source)
+
+    def selection_csv(self, template_ids) -> str:
+        return selection_csv(self.table, list(template_ids))
+
+    def known_ids(self, template_ids) -> list[str]:
+        """The IDs still present in this catalogue (a shared basket may outlive some)."""
+        present = set(self.table["template_id"])
+        return [t for t in template_ids if t in present]
+
+    def stats(self) -> dict:
+        return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}

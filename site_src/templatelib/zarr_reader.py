@@ -1,0 +1,191 @@
+"""Read datasets of a library over HTTP: consolidated metadata once, then only the chunks asked for.
+
+zarr-python 2's store API is synchronous, and the browser can only fetch asynchronously. So the
+reader fetches the keys a view needs first (concurrently, see ``http_fetch``), puts them into an
+in-memory store, and lets zarr decode from there. One template is one chunk
+(``templates_array`` is chunked one unit per chunk), so a view of k templates costs k requests
+plus, once per dataset, ``.zmetadata`` and the probe's ``x``/``y``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+
+from . import format as fmt
+from .http_fetch import Fetcher, FetchError
+
+TEMPLATE_CACHE_SIZE = 128
+
+
+class DataError(ValueError):
+    """A dataset's metadata or a chunk cannot be decoded; the message names the object."""
+
+
+def normalise_source(source: str) -> str:
+    """The library root URL with exactly one trailing slash; only http(s) URLs are accepted."""
+    source = (source or "").strip()
+    parsed = urllib.parse.urlsplit(source)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"the source must be an http(s) URL of a library root, not {source!r}")
+    return source.rstrip("/") + "/"
+
+
+def key_url(source: str, key: str) -> str:
+    # '+' is percent-encoded: S3 may read a raw '+' in a path as a space.
+    return source + urllib.parse.quote(key, safe="/")
+
+
+@dataclass
+class DatasetHandle:
+    """An opened dataset: its zarr group over an in-memory store and the facts views need."""
+
+    key: str
+    group: zarr.Group
+    store: dict
+    sampling_frequency: float
+    nbefore: int
+    num_samples: int
+    num_channels: int
+    positions: np.ndarray
+    is_in_uv: bool
+    metadata_bytes: int
+
+
+def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
+    count = max(1, math.ceil(meta["shape"][0] / meta["chunks"][0])) if meta["shape"][0] else 0
+    return [f"{name}/{i}" for i in range(count)]
+
+
+class LibraryReader:
+    """Reads one library root over HTTP.
+
+    Parameters
+    ----------
+    source : str
+        http(s) URL of the library root (where ``templates.csv`` is).
+    fetcher : Fetcher, optional
+        Transport with bounded concurrency and counters.
+    """
+
+    def __init__(self, source: str, fetcher: Fetcher | None = None):
+        self.source = normalise_source(source)
+        self.fetcher = fetcher or Fetcher()
+        self._datasets: dict[str, asyncio.Future] = {}
+        self._templates: OrderedDict = OrderedDict()
+
+    def url(self, key: str) -> str:
+        return key_url(self.source, key)
+
+    async def catalogue_bytes(self) -> bytes:
+        return await self.fetcher.fetch(self.url(fmt.CATALOGUE_FILE))
+
+    async def manifest(self) -> dict | None:
+        """``library.json`` when the library has one (the live bucket may not)."""
+        try:
+            return json.loads(await self.fetcher.fetch(self.url(fmt.MANIFEST_FILE)))
+        except FetchError as error:
+            if error.kind == "missing":
+                return None
+            raise
+        except ValueError:
+            return None
+
+    async def dataset(self, key: str) -> DatasetHandle:
+        """Open ``key`` once (concurrent callers share the same request)."""
+        key = fmt.dataset_key(key)
+        if key not in self._datasets:
+            self._datasets[key] = asyncio.ensure_future(self._open(key))
+        try:
+            return await self._datasets[key]
+        except BaseException:
+            self._datasets.pop(key, None)  # let a later view retry
+            raise
+
+    async def _open(self, key: str) -> DatasetHandle:
+        raw = await self.fetcher.fetch(self.url(f"{key}/{fmt.CONSOLIDATED_KEY}"))
+        try:
+            metadata = json.loads(raw)["metadata"]
+            x_meta = metadata["probe/x/.zarray"]
+            y_meta = metadata["probe/y/.zarray"]
+            array_meta = metadata["templates_array/.zarray"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataError(f"{key}/.zmetadata is not a template dataset's metadata ({error})") from None
+        probe_keys = _chunk_keys_1d("probe/x", x_meta) + _chunk_keys_1d("probe/y", y_meta)
+        fetched = await self.fetcher.fetch_many(self.url(f"{key}/{k}") for k in probe_keys)
+        store = {fmt.CONSOLIDATED_KEY: raw}
+        for k in probe_keys:
+            store[k] = fetched[self.url(f"{key}/{k}")]
+        try:
+            group = zarr.open_consolidated(store, mode="r")
+            positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]])
+        except Exception as error:
+            raise DataError(f"{key}: cannot decode the probe geometry ({type(error).__name__}: {error})") from None
+        attrs = group.attrs.asdict()
+        in_uv = attrs.get(fmt.ATTR_IN_UV_LEGACY, attrs.get(fmt.ATTR_IN_UV, True))
+        units, samples, channels = array_meta["shape"]
+        if list(array_meta["chunks"]) != [1, samples, channels]:
+            raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
+        return DatasetHandle(
+            key=key,
+            group=group,
+            store=store,
+            sampling_frequency=float(attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
+            nbefore=int(attrs[fmt.ATTR_NBEFORE]),
+            num_samples=int(samples),
+            num_channels=int(channels),
+            positions=positions,
+            is_in_uv=bool(in_uv),
+            metadata_bytes=len(raw),
+        )
+
+    async def templates(self, wanted) -> dict:
+        """Templates for ``(dataset, template_index)`` pairs, fetched concurrently.
+
+        Returns
+        -------
+        dict
+            ``(dataset_key, index) -> float32 array (samples, channels)``.
+        """
+        wanted = [(fmt.dataset_key(d), int(i)) for d, i in wanted]
+        missing = [w for w in dict.fromkeys(wanted) if w not in self._templates]
+        handles = dict(zip(
+            {d for d, _ in missing},
+            await asyncio.gather(*(self.dataset(d) for d in {d for d, _ in missing})),
+        ))
+        chunk_key = {(d, i): f"templates_array/{i}.0.0" for d, i in missing}
+        for (d, i), k in chunk_key.items():
+            units = handles[d].group["templates_array"].shape[0]
+            if not 0 <= i < units:
+                raise DataError(f"{d} has {units} templates; index {i} does not exist (stale catalogue?)")
+        urls = {w: self.url(f"{w[0]}/{k}") for w, k in chunk_key.items()}
+        fetched = await self.fetcher.fetch_many(urls.values())
+        for (d, i), k in chunk_key.items():
+            handles[d].store[k] = fetched[urls[(d, i)]]
+            self._remember((d, i), self._decode(handles[d], i, k))
+        return {w: self._templates[w] for w in wanted}
+
+    def _decode(self, handle: DatasetHandle, index: int, key: str) -> np.ndarray:
+        try:
+            template = np.asarray(handle.group["templates_array"][index], dtype=np.float32)
+        except Exception as error:
+            raise DataError(
+                f"{handle.key}/{key} is corrupt or uses a codec this page cannot decode "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        finally:
+            handle.store.pop(key, None)  # the decoded copy is cached; drop the raw bytes
+        return template
+
+    def _remember(self, key, template) -> None:
+        self._templates[key] = template
+        self._templates.move_to_end(key)
+        while len(self._templates) > TEMPLATE_CACHE_SIZE:
+            self._templates.popitem(last=False)

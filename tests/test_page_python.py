@@ -1,0 +1,257 @@
+"""The page's Python (templatelib) in CPython, against real HTTP from serve-data."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import build_library, start_data_server
+from templatelib import format as fmt
+from templatelib.app import TemplateBrowser, error_payload
+from templatelib.catalogue import CatalogueError, load_catalogue
+from templatelib.http_fetch import FetchError
+from templatelib.safe_query import QueryError, check_expression, run_query
+from templatelib.zarr_reader import DataError
+
+run = asyncio.run
+
+
+@pytest.fixture(scope="module")
+def served(small_library):
+    with start_data_server(small_library.path) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def catalogue(small_library):
+    return load_catalogue(open(f"{small_library.path}/templates.csv", "rb").read())
+
+
+# ---- catalogue ----
+
+def test_live_twelve_columns_get_fallback_ids(catalogue):
+    live = catalogue[list(fmt.LIVE_COLUMNS)].to_csv(index=False)
+    table = load_catalogue(live)
+    assert table["id_is_fallback"].all()
+    row = table.iloc[4]
+    assert row["template_id"] == fmt.fallback_template_id(row["dataset"], row["template_index"])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("probe,dataset\nx,y\n", "lacks the column(s) probe_manufacturer"),
+    ('a,b\n"unterminated\n', "not valid csv"),
+])
+def test_malformed_catalogue(text, words):
+    with pytest.raises(CatalogueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load_catalogue(text)
+
+
+def test_non_numeric_value_names_line(catalogue):
+    broken = catalogue[list(fmt.COLUMNS)].copy().astype({"amplitude_uv": object})
+    broken.loc[2, "amplitude_uv"] = "loud"
+    with pytest.raises(CatalogueError, match="line 4: amplitude_uv is not a number"):
+        load_catalogue(broken.to_csv(index=False))
+
+
+def test_nan_noise_and_fixed_width_areas_survive(catalogue):
+    assert catalogue["noise_level_uv"].isna().any()
+    assert (catalogue["brain_area"].str.len() > 0).all()
+
+
+# ---- query ----
+
+@pytest.mark.parametrize("expression", [
+    "brain_area == 'CA1' and 50 < amplitude_uv < 200",
+    "probe == 'Neuropixels 1.0' & (depth_along_probe >= 100) | ~(spikes_per_unit > 100)",
+    "brain_area in ['CA1', 'DG-mo'] or brain_area.str.startswith('VIS')",
+    "signal_to_noise_ratio.isna()",
+    "amplitude_uv / noise_level_uv > 10",
+])
+def test_allowed_queries_match_pandas(catalogue, expression):
+    ours = run_query(catalogue, expression)
+    pandas_own = catalogue.query(expression, engine="python")
+    assert ours.index.tolist() == pandas_own.index.tolist()
+
+
+@pytest.mark.parametrize("expression, words", [
+    ("__import__('os').system('echo pwned')", "may be called"),
+    ("amplitude_uv.__class__", "attribute access"),
+    ("brain_area.str.__class__.__init__.__globals__", "attribute access"),
+    ("@pd", "local variables"),
+    ("amplitude_uv > @threshold", "local variables"),
+    ("brain_area.str.contains('x').__class__", "attribute access"),
+    ("brain_area.str.cat(js)", "method 'cat' is not allowed"),
+    ("js.alert(1)", "unknown column 'js'|only column"),
+    ("pd.eval('1')", "unknown column 'pd'"),
+    ("(lambda: 1)()", "may be called|Lambda"),
+    ("[x for x in brain_area]", "ListComp|not allowed"),
+    ("`brain_area` == 'x'", "backtick"),
+    ("amplitude_uv >", "syntax error"),
+    ("brain_area.str.contains(brain_area)", "literal"),
+])
+def test_hostile_queries_rejected(catalogue, expression, words):
+    with pytest.raises(QueryError, match=words):
+        run_query(catalogue, expression)
+
+
+def test_query_over_100k_rows_is_supported():
+    table = pd.DataFrame({"amplitude_uv": np.linspace(0, 500, 100_000), "brain_area": ["CA1", "VISp5"] * 50_000})
+    expression = "brain_area == 'CA1' and 100 < amplitude_uv < 200"
+    assert len(run_query(table, expression)) == len(table.query(expression)) == 10_000
+
+
+def test_check_expression_refuses_unknown_columns():
+    with pytest.raises(QueryError, match="unknown column 'nope'"):
+        check_expression("nope > 1", ["amplitude_uv"])
+
+
+# ---- reading over HTTP ----
+
+def test_view_of_k_templates_costs_k_requests_plus_metadata(served, catalogue):
+    browser = TemplateBrowser(served.url + "/")
+    run(browser.load())
+    after_load = browser.stats()["requests"]
+    assert after_load == 2  # templates.csv + library.json
+    one_dataset = catalogue[catalogue["dataset"] == catalogue["dataset"].iloc[0]]
+    ids = one_dataset["template_id"].tolist()[:4]
+    svgs = run(browser.thumbnails(ids))
+    assert set(svgs) == set(ids) and all('aria-label="Waveform of' in s for s in svgs.values())
+    # 1 .zmetadata + probe x and y once for the dataset, then one chunk per template
+    assert browser.stats()["requests"] - after_load == 3 + len(ids)
+    run(browser.thumbnails(ids))
+    assert browser.stats()["requests"] - after_load == 3 + len(ids)  # cached
+
+
+def test_template_values_equal_the_dataset(served, small_library, catalogue):
+    import zarr
+
+    browser = TemplateBrowser(served.url)
+    run(browser.load())
+    row = catalogue.iloc[7]
+    arrays = run(browser.reader.templates([(row["dataset"], row["template_index"])]))
+    group = zarr.open_consolidated(small_library.mapper(row["dataset"]), mode="r")
+    np.testing.assert_array_equal(arrays[(row["dataset"], row["template_index"])],
+                                  group["templates_array"][row["template_index"]])
+    view = run(browser.view(row["template_id"]))
+    assert view["svg"].startswith("<svg") and "time (ms)" in view["svg"] and "µV" in view["svg"]
+    assert dict(view["fields"])["template_id"] == row["template_id"]
+
+
+def test_missing_source_is_a_missing_error(served):
+    browser = TemplateBrowser(served.url + "/no/such/library/")
+    with pytest.raises(FetchError) as caught:
+        run(browser.load())
+    assert caught.value.kind == "missing" and caught.value.status == 404
+
+
+def test_unreachable_source_names_the_cors_server():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    browser = TemplateBrowser(f"http://127.0.0.1:{port}/")
+    with pytest.raises(FetchError) as caught:
+        run(browser.load())
+    payload = error_payload(caught.value)
+    assert payload["kind"] == "unreachable"
+    assert "python -m generator serve-data ROOT" in payload["message"]
+
+
+def test_corrupt_chunk_is_reported(tmp_path):
+    storage = build_library(tmp_path / "lib", datasets=2, units=3, compressor="zlib")
+    table = load_catalogue(open(f"{storage.path}/templates.csv", "rb").read())
+    row = table.iloc[1]
+    chunk = f"{storage.path}/{row['dataset']}/templates_array/{row['template_index']}.0.0"
+    with open(chunk, "r+b") as fh:
+        fh.write(b"garbage!" * 8)
+    with start_data_server(storage.path) as server:
+        browser = TemplateBrowser(server.url)
+        run(browser.load())
+        with pytest.raises(DataError, match="is corrupt"):
+            run(browser.thumbnails([row["template_id"]]))
+        # the other templates still read
+        assert run(browser.thumbnails([table.iloc[0]["template_id"]]))
+
+
+def test_malformed_csv_over_http(tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "templates.csv").write_text("hello,world\n1,2\n")
+    with start_data_server(root) as server:
+        with pytest.raises(CatalogueError, match="lacks the column"):
+            run(TemplateBrowser(server.url).load())
+
+
+def test_hostile_strings_are_escaped_in_svg():
+    from templatelib.plots_svg import template_view_svg, thumbnail_svg
+
+    hostile = '<img src=x onerror=alert(1)>"'
+    template = np.random.default_rng(0).normal(size=(240, 4)).astype("f4")
+    positions = np.array([[0, 0], [0, 20], [32, 0], [32, 20]], float)
+    for svg in (thumbnail_svg(template, hostile), template_view_svg(template, positions, 30000.0, 90, hostile)):
+        assert "<img" not in svg and "&lt;img src=x onerror=alert(1)&gt;&quot;" in svg
+
+
+def test_source_must_be_http():
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "", "ftp://x/"):
+        with pytest.raises(ValueError, match="http"):
+            TemplateBrowser(bad)
+
+
+# ---- the snippet ----
+
+@pytest.fixture(scope="module")
+def snippet_library(tmp_path_factory):
+    return build_library(tmp_path_factory.mktemp("snippet") / "lib", datasets=3, units=5, seed=4)
+
+
+def test_snippet_runs_and_returns_selection_in_order(snippet_library, tmp_path):
+    import zarr
+
+    table = load_catalogue(open(f"{snippet_library.path}/templates.csv", "rb").read())
+    np1 = table[table["probe"] == "Neuropixels 1.0"]
+    datasets = sorted(np1["dataset"].unique())
+    # later dataset first, then a lower index of the earlier one: not dataset order
+    picks = [np1[np1["dataset"] == datasets[1]].iloc[3], np1[np1["dataset"] == datasets[0]].iloc[2],
+             np1[np1["dataset"] == datasets[1]].iloc[0]]
+    ids = [p["template_id"] for p in picks]
+    with start_data_server(snippet_library.path) as server:
+        browser = TemplateBrowser(server.url + "/")
+        run(browser.load())
+        code = browser.snippet(ids)
+        assert "generate_hybrid_recording(" in code
+        out = tmp_path / "selected.npy"
+        code += f"\nnp.save({str(out)!r}, templates.templates_array)\nassert list(templates.unit_ids) == {ids!r}\n"
+        script = tmp_path / "snippet.py"
+        script.write_text(code)
+        before = server.server.bytes_sent
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                                cwd=tmp_path)
+        sent = server.server.bytes_sent - before
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = np.load(out)
+    for k, pick in enumerate(picks):
+        group = zarr.open_consolidated(snippet_library.mapper(pick["dataset"]), mode="r")
+        np.testing.assert_array_equal(got[k], group["templates_array"][pick["template_index"]])
+    chunk_bytes = sum(
+        os.path.getsize(f"{snippet_library.path}/{p['dataset']}/templates_array/{p['template_index']}.0.0")
+        for p in picks
+    )
+    assert sent <= 1.1 * chunk_bytes, (sent, chunk_bytes)
+
+
+def test_snippet_for_empty_selection_and_csv(catalogue):
+    from templatelib.snippet import python_snippet, selection_csv
+
+    assert python_snippet(catalogue, [], fmt.PUBLIC_HTTP_ROOT).startswith("# Select templates")
+    ids = catalogue["template_id"].tolist()[:2][::-1]
+    csv = pd.read_csv(__import__("io").StringIO(selection_csv(catalogue, ids)))
+    assert csv["template_id"].tolist() == ids
+    assert "the public library" in python_snippet(catalogue, ids, fmt.PUBLIC_HTTP_ROOT)
