@@ -101,11 +101,15 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     out = Path(out).resolve()
     _prepare_out(out)
     wheel = build_page_wheel(out / "wheels")
-    version = _copy_static(out)
-    version = hashlib.sha256((version + wheel.name + hashlib.sha256(wheel.read_bytes()).hexdigest()).encode()).hexdigest()[:12]
+    wheel_digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:12]
+    # Pyodide only installs URLs ending in .whl, so the content hash goes in the folder name:
+    # a stable URL per content, which browsers may cache, and a new one after every change.
+    (out / "wheels" / wheel_digest).mkdir()
+    wheel = wheel.rename(out / "wheels" / wheel_digest / wheel.name)
+    version = hashlib.sha256((_copy_static(out) + wheel_digest).encode()).hexdigest()[:12]
     page_config = {
         "pyodideIndexURL": _pyodide_index(out, pyodide),
-        "wheelURL": f"wheels/{wheel.name}?v={version}",
+        "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
         "workerURL": f"static/worker.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
         "pageSize": 25,

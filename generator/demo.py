@@ -1,7 +1,9 @@
 """``python -m generator demo``: the main job on the embedded default.
 
 Builds the synthetic demo library once (reused on later runs unless ``--rebuild``), checks it,
-and serves it on loopback with CORS, printing the URLs to use.
+builds the site pointed at it, and serves both on loopback, printing the URL to open.
+The defaults work offline: a zlib library and the local Pyodide bundle (the offline bundle
+cannot decode Blosc); ``--compressor blosc --pyodide cdn`` gives the live bucket's setup.
 """
 
 from __future__ import annotations
@@ -26,12 +28,30 @@ def ensure_demo_library(root: Path, compressor: str, rebuild: bool) -> None:
 
 
 def run_demo(args) -> int:
-    from .data_server import serve_forever
+    import threading
+    import urllib.parse
+
+    from .build import build_site
+    from .data_server import describe, make_server
 
     root = Path(args.library).resolve()
     ensure_demo_library(root, args.compressor, args.rebuild)
     subprocess.run([sys.executable, "-m", "pipeline", "validate", str(root)], check=True)
-    serve_forever(root, args.host, args.data_port)
+    data_server = make_server(root, args.host, args.data_port)
+    data_url = f"http://{args.host}:{data_server.server_address[1]}/"
+    site = build_site(Path(args.site), pyodide=args.pyodide, default_source=data_url)
+    site_server = make_server(site, args.host, args.site_port, cors=False, index=True)
+    print(describe(data_server))
+    page = f"http://{args.host}:{site_server.server_address[1]}/?source={urllib.parse.quote(data_url, safe='')}"
+    print(f"Site built in {site}\nOpen the page: {page}\n(Ctrl-C stops both servers)", flush=True)
+    threading.Thread(target=data_server.serve_forever, daemon=True).start()
+    try:
+        site_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site_server.server_close()
+        data_server.shutdown()
     return 0
 
 
@@ -42,3 +62,7 @@ def add_arguments(parser) -> None:
                         help="zlib (default: readable by the offline Pyodide bundle) or blosc (like the live bucket)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--data-port", type=int, default=8000)
+    parser.add_argument("--site-port", type=int, default=8080)
+    parser.add_argument("--site", default=str(REPO / "_site"), help="site output folder (default: ./_site)")
+    parser.add_argument("--pyodide", default="local",
+                        help="local (default: offline bundle), cdn, or a URL of a Pyodide distribution")

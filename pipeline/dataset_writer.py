@@ -160,6 +160,8 @@ def write_dataset(
         The dataset key (``<name>.zarr``).
     """
     options = options or WriteOptions()
+    if not dataset or "/" in dataset or "\\" in dataset or dataset.startswith(".") or "\x00" in dataset:
+        raise ValueError(f"dataset name {dataset!r} must be one path segment (no '/', not starting with '.')")
     key = fmt.dataset_key(dataset)
     _check_inputs(templates, meta)
     if storage.is_complete(key) and not overwrite:

@@ -144,3 +144,11 @@ def test_synthetic_is_deterministic_for_a_seed():
     amplitudes = np.ptp(a.templates_array, axis=1).max(axis=1)
     assert (amplitudes > 20).all() and (amplitudes < 1000).all()
     assert a.nbefore == 90 and a.templates_array.shape[1:] == (240, 384)
+
+
+@pytest.mark.parametrize("name", ["a/b", "", ".hidden", "..", "x\\y"])
+def test_dataset_name_must_be_one_segment(tmp_path, name):
+    storage = LibraryStorage(str(tmp_path))
+    templates, meta = synthesize_dataset(_plan(), 1, seed=1)
+    with pytest.raises(ValueError, match="one path segment"):
+        write_dataset(storage, name, templates, meta)

@@ -322,7 +322,7 @@
         const dt = document.createElement("dt");
         dt.textContent = name;
         const dd = document.createElement("dd");
-        dd.textContent = fmt(value);
+        dd.textContent = typeof value === "number" && !Number.isInteger(value) ? value.toPrecision(5) : fmt(value);
         dl.append(dt, dd);
       }
       $("view").scrollIntoView({ block: "nearest" });

@@ -15,7 +15,7 @@ import numpy as np
 ACCENT = "#1f5fbf"
 MUTED = "#9aa4b1"
 INK = "#1d2430"
-FOOTPRINT_RADIUS_UM = 90.0
+FOOTPRINT_CHANNELS = 24
 NEIGHBOUR_RADIUS_UM = 45.0
 
 
@@ -92,15 +92,17 @@ def _waveform_panel(template, positions, best, sampling_frequency, nbefore, box)
 
 def _footprint_panel(template, positions, best, box) -> list[str]:
     x0, y0, w, h = box
+    # The nearest contacts rather than a fixed radius: NP1.0 (20 um pitch) and NP-Ultra (6 um)
+    # then show a comparably readable footprint.
     distance = np.linalg.norm(positions - positions[best], axis=1)
-    near = np.flatnonzero(distance <= FOOTPRINT_RADIUS_UM)
+    near = np.sort(np.argsort(distance, kind="stable")[:FOOTPRINT_CHANNELS])
     pos = positions[near]
     px = _scale(pos[:, 0], pos[:, 0].min() - 12, pos[:, 0].max() + 12, x0, x0 + w)
     py = _scale(pos[:, 1], pos[:, 1].min() - 12, pos[:, 1].max() + 12, y0 + h, y0)
     peak = float(np.abs(template[:, near]).max()) or 1.0
     trace_w = min(w / max(len(np.unique(pos[:, 0])), 1) * 0.9, 40.0)
     trace_h = min(h / max(len(np.unique(pos[:, 1])), 1) * 1.6, 60.0)
-    parts = [f'<text x="{x0 + w / 2}" y="{y0 - 6}" text-anchor="middle">footprint (±{FOOTPRINT_RADIUS_UM:g} µm)</text>']
+    parts = [f'<text x="{x0 + w / 2}" y="{y0 - 6}" text-anchor="middle">footprint ({len(near)} nearest channels)</text>']
     for k, c in enumerate(near):
         trace = template[:, c]
         xs = px[k] - trace_w / 2 + np.linspace(0, trace_w, len(trace))

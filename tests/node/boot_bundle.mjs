@@ -1,0 +1,78 @@
+// Boots an offline Pyodide bundle in Node, loads numpy + zarr from the bundle's own lock,
+// round-trips zarr v2 arrays through the in-memory file system and prints one JSON line
+// ("RESULT {...}") with checksums, versions and timings for tests/test_pyodide_bundle.py.
+//
+// Usage: node tests/node/boot_bundle.mjs <bundle-dir>
+
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+// Pyodide in Node falls back to the CDN for a package missing from the bundle; refusing every
+// fetch turns that silent download into a failure, so a pass proves the bundle is self-sufficient.
+globalThis.fetch = async (resource) => {
+  throw new Error(`network access attempted during offline boot: ${resource}`);
+};
+
+const PYTHON = `
+import hashlib, json, time, zlib
+started = time.perf_counter()
+import numpy as np
+import numcodecs
+import zarr
+from numcodecs import Blosc, GZip, Zlib
+imported = time.perf_counter()
+
+# Exactly representable in float32, so the host test can recompute the checksum.
+data = np.arange(240 * 16, dtype="<f4").reshape(240, 16) * np.float32(0.25) - np.float32(3)
+root = zarr.open_group("/tmp/roundtrip.zarr", mode="w", zarr_version=2)
+root.create_dataset("zlib", data=data, chunks=(60, 16), compressor=Zlib(level=5))
+root.create_dataset("gzip", data=data, chunks=(60, 16), compressor=GZip())
+root.create_dataset("raw", data=data, chunks=(60, 16), compressor=None)
+blosc = root.create_dataset("blosc", shape=(4,), dtype="<f4", compressor=Blosc(cname="lz4", clevel=5, shuffle=1))
+zarr.consolidate_metadata("/tmp/roundtrip.zarr")
+
+back = zarr.open_consolidated("/tmp/roundtrip.zarr", mode="r")
+result = {name: hashlib.sha256(back[name][:].tobytes()).hexdigest() for name in ("zlib", "gzip", "raw")}
+with open("/tmp/roundtrip.zarr/zlib/1.0", "rb") as chunk:
+    result["zlib_chunk_is_zlib"] = zlib.decompress(chunk.read()) == data[60:120].tobytes()
+with open("/tmp/roundtrip.zarr/.zgroup") as group:
+    result["zarr_format"] = json.load(group)["zarr_format"]
+
+# A Blosc chunk on disk (any bytes: the placeholder must refuse before looking at them).
+with open("/tmp/roundtrip.zarr/blosc/0", "wb") as chunk:
+    chunk.write(b"not really blosc")
+try:
+    zarr.open_consolidated("/tmp/roundtrip.zarr", mode="r")["blosc"][:]
+    result["blosc_error"] = None
+except Exception as exc:
+    result["blosc_error"] = f"{type(exc).__name__}: {exc}"
+
+result.update(zarr=zarr.__version__, numcodecs=numcodecs.__version__, numpy=np.__version__,
+              import_ms=round((imported - started) * 1000), total_ms=round((time.perf_counter() - started) * 1000))
+json.dumps(result)
+`;
+
+async function main() {
+  const indexURL = path.resolve(process.argv[2]) + path.sep;
+  const { loadPyodide } = await import(pathToFileURL(path.join(indexURL, "pyodide.mjs")).href);
+  const messages = [];
+  const t0 = performance.now();
+  const pyodide = await loadPyodide({ indexURL, stdout: (line) => messages.push(line) });
+  const booted = performance.now();
+  await pyodide.loadPackage(["numpy", "zarr"], {
+    messageCallback: (line) => messages.push(line),
+    errorCallback: (line) => messages.push(`error: ${line}`),
+  });
+  const loaded = performance.now();
+  const result = JSON.parse(await pyodide.runPythonAsync(PYTHON));
+  result.boot_ms = Math.round(booted - t0);
+  result.load_packages_ms = Math.round(loaded - booted);
+  result.node_total_ms = Math.round(performance.now() - t0);
+  result.messages = messages;
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

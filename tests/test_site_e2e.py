@@ -1,0 +1,209 @@
+"""The built site in real headless Chromium, offline, against libraries served by serve-data.
+
+The site is built with ``--pyodide local`` (the offline bundle: zlib only, hence a zlib
+library; Blosc decoding is covered by the CPython tests). Controls are found by their
+accessible names, the same way users find them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.parse
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+
+from conftest import RunningServer, build_library, start_data_server
+from generator.build import build_site
+from generator.data_server import make_server
+from pipeline.catalogue import consolidate
+from pipeline.dataset_writer import WriteOptions, write_dataset
+from pipeline.sources.synthetic import SyntheticPlan, synthesize_dataset
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+    # Nothing may leave the machine: every host but loopback fails to resolve.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+HOSTILE = "<img src=x onerror=alert(1)>"
+BOOT_TIMEOUT = 90_000
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=6, seed=2, compressor="zlib")
+    templates, meta = synthesize_dataset(SyntheticPlan("hostile", "np1"), 2, seed=9)
+    meta.brain_area = [HOSTILE, "CA1"]
+    write_dataset(storage, "hostile_<b>bold<b>", templates, meta, WriteOptions(compressor="zlib"))
+    consolidate(storage)
+    return storage
+
+
+@pytest.fixture(scope="module")
+def catalogue(library):
+    return pd.read_csv(f"{library.path}/templates.csv")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True)
+    with RunningServer(make_server(out, "127.0.0.1", 0, cors=False, index=True)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def data(library):
+    with start_data_server(library.path) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def open_page(page, site, data, **params):
+    query = urllib.parse.urlencode({"source": data.url + "/", **params})
+    page.goto(f"{site.url}/?{query}")
+    return page
+
+
+def count_status(page):
+    return page.get_by_role("status").filter(has_text=re.compile(r"^\d+ templates$"))
+
+
+def wait_ready(page):
+    expect(page.get_by_role("status").filter(has_text="Ready")).to_be_visible(timeout=BOOT_TIMEOUT)
+
+
+def test_catalogue_count_query_thumbnails_and_view(page, site, data, catalogue):
+    open_page(page, site, data)
+    expect(count_status(page)).to_have_text(f"{len(catalogue)} templates", timeout=BOOT_TIMEOUT)
+    expect(page.get_by_role("img", name=re.compile("^Waveform")).first).to_be_visible(timeout=30_000)
+
+    expression = "brain_area != 'CA1' and amplitude_uv > 100"
+    page.get_by_label("Query").fill(expression)
+    page.get_by_label("Query").press("Enter")
+    expected = len(catalogue.query(expression))
+    assert 0 < expected < len(catalogue)
+    expect(count_status(page)).to_have_text(f"{expected} templates")
+    assert f"q={urllib.parse.quote_plus(expression)}" in page.url
+
+    first_id = page.get_by_role("button", name=re.compile("^View ")).first.text_content()
+    page.get_by_role("button", name=f"View {first_id}").click()
+    view = page.get_by_role("region", name="Template view")
+    expect(view.get_by_role("img", name=re.compile(f"^Waveform of {first_id}"))).to_be_visible(timeout=30_000)
+    expect(view).to_contain_text("amplitude_uv")
+
+
+def test_query_errors_are_words_next_to_the_box(page, site, data, catalogue):
+    open_page(page, site, data, q="__import__('os').system('true')")
+    wait_ready(page)
+    expect(page.get_by_role("alert").filter(has_text="may be called")).to_be_visible()
+    page.get_by_label("Query").fill("amplitude_uv >")
+    page.get_by_label("Query").press("Enter")
+    expect(page.get_by_role("alert").filter(has_text="syntax error")).to_be_visible()
+    assert page.dialogs == []
+
+
+def test_quick_filter_writes_the_query(page, site, data, catalogue):
+    open_page(page, site, data)
+    wait_ready(page)
+    page.get_by_label("Amplitude min (µV)").fill("120")
+    page.get_by_label("Amplitude min (µV)").press("Tab")
+    expect(page.get_by_label("Query")).to_have_value("amplitude_uv >= 120")
+    expect(count_status(page)).to_have_text(f"{(catalogue['amplitude_uv'] >= 120).sum()} templates")
+
+
+def test_selection_snippet_runs_in_selection_order_and_survives_reload(page, site, data, library, catalogue, tmp_path):
+    open_page(page, site, data, q="probe == 'Neuropixels 1.0'")
+    wait_ready(page)
+    np1 = catalogue[catalogue["probe"] == "Neuropixels 1.0"]
+    # two templates from different datasets, the later dataset first: not dataset order
+    later = np1[np1["dataset"] == sorted(np1["dataset"].unique())[1]].iloc[2]
+    earlier = np1[np1["dataset"] == sorted(np1["dataset"].unique())[0]].iloc[1]
+    page.get_by_role("button", name="Template ID").click()  # sort: both on the first page
+    for row in (later, earlier):
+        page.get_by_label("Query").fill(f"template_id == '{row['template_id']}'")
+        page.get_by_label("Query").press("Enter")
+        page.get_by_label(f"Select {row['template_id']}").check()
+    snippet = page.get_by_role("region", name="Python snippet")
+    expect(snippet).to_contain_text(earlier["template_id"])
+    code = snippet.locator("code").text_content()
+    assert code.index(later["template_id"]) < code.index(earlier["template_id"])
+
+    out = tmp_path / "selected.npy"
+    script = tmp_path / "snippet.py"
+    script.write_text(code + f"\nnp.save({str(out)!r}, templates.templates_array)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = np.load(out)
+    for k, row in enumerate((later, earlier)):
+        group = zarr.open_consolidated(library.mapper(row["dataset"]), mode="r")
+        np.testing.assert_array_equal(got[k], group["templates_array"][row["template_index"]])
+
+    page.reload()
+    wait_ready(page)
+    expect(page.get_by_label("Query")).to_have_value(f"template_id == '{earlier['template_id']}'")
+    expect(page.get_by_label(f"Select {earlier['template_id']}")).to_be_checked()
+    expect(page.get_by_role("region", name="Selection")).to_contain_text(later["template_id"])
+    expect(page.get_by_role("region", name="Python snippet")).to_contain_text(later["template_id"])
+
+
+def test_hostile_strings_render_as_text(page, site, data, catalogue):
+    open_page(page, site, data, q="brain_area.str.startswith('<img')")
+    expect(count_status(page)).to_have_text("1 templates", timeout=BOOT_TIMEOUT)
+    row = page.get_by_role("row").filter(has_text=HOSTILE)
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("hostile_<b>bold<b>.zarr")
+    assert page.locator("#rows img").count() == 0 and page.locator("#rows b").count() == 0
+    row.get_by_role("button", name=re.compile("^View ")).click()
+    expect(page.get_by_role("region", name="Template view")).to_contain_text(HOSTILE)
+    assert page.dialogs == []
+
+
+def test_hostile_source_parameter_is_refused_as_text(page, site):
+    page.goto(f"{site.url}/?source=" + urllib.parse.quote("javascript:alert(1)//<img src=x onerror=alert(2)>"))
+    expect(page.get_by_role("alert").filter(has_text="must be an http(s) URL")).to_be_visible(timeout=10_000)
+    assert page.dialogs == []
+
+
+def test_source_without_cors_gives_the_cors_error(page, site, library):
+    with RunningServer(make_server(library.path, "127.0.0.1", 0, cors=False)) as no_cors:
+        open_page(page, site, no_cors)
+        alert = page.get_by_role("alert").filter(has_text="CORS")
+        expect(alert).to_be_visible(timeout=BOOT_TIMEOUT)
+        expect(alert).to_contain_text("python -m generator serve-data")
+
+
+def test_missing_library_gives_not_found(page, site, data):
+    page.goto(f"{site.url}/?source=" + urllib.parse.quote(data.url + "/nowhere/"))
+    expect(page.get_by_role("alert").filter(has_text="not found (HTTP 404)")).to_be_visible(timeout=BOOT_TIMEOUT)
+
+
+def test_docs_are_part_of_the_site(page, site):
+    page.goto(f"{site.url}/docs/format.html")
+    expect(page.get_by_role("heading", name="The library format")).to_be_visible()
