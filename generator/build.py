@@ -112,6 +112,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
         "workerURL": f"static/worker.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
+        "publicSource": fmt.PUBLIC_HTTP_ROOT,
         "pageSize": 25,
         "pyodideVersion": PYODIDE_VERSION,
     }

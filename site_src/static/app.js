@@ -107,7 +107,7 @@
     } catch (e) {
       return false;
     }
-    if (state.source.replace(/\/?$/, "/") === config.defaultSource) kind = "public";
+    if (state.source.replace(/\/?$/, "/") === config.publicSource) kind = "public";
     else if (host === "localhost" || host.startsWith("127.") || host === "[::1]") kind = "local";
     label.textContent = kind === "public" ? "public library (spikeinterface-template-database)" : kind + ": " + state.source;
     label.dataset.kind = kind;
