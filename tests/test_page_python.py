@@ -255,3 +255,33 @@ def test_snippet_for_empty_selection_and_csv(catalogue):
     csv = pd.read_csv(__import__("io").StringIO(selection_csv(catalogue, ids)))
     assert csv["template_id"].tolist() == ids
     assert "the public library" in python_snippet(catalogue, ids, fmt.PUBLIC_HTTP_ROOT)
+
+
+# ---- the pandas-free preview of the first page ----
+
+def test_preview_matches_the_first_query_page(served, small_library):
+    from templatelib.preview import preview
+    from templatelib.zarr_reader import LibraryReader
+
+    reader = LibraryReader(served.url)
+    csv_bytes = run(reader.catalogue_bytes())
+    first = run(preview(reader, csv_bytes, 5))
+    browser = TemplateBrowser(reader=reader, catalogue=csv_bytes)
+    run(browser.load())
+    page = browser.query(limit=5)["rows"]
+    assert first["rows"] == page
+    assert set(first["thumbnails"]) == {r["template_id"] for r in page}
+    requests = browser.stats()["requests"]
+    run(browser.thumbnails([r["template_id"] for r in page]))
+    assert browser.stats()["requests"] == requests  # the preview's templates are reused
+
+
+def test_preview_of_live_csv_uses_fallback_ids_and_declines_bad_csv(catalogue):
+    from templatelib.preview import first_rows
+
+    live = catalogue[list(fmt.LIVE_COLUMNS)].to_csv(index=False).encode()
+    rows = first_rows(live, 3)
+    assert [r["template_id"] for r in rows] == [
+        fmt.fallback_template_id(d, i) for d, i in zip(catalogue["dataset"][:3], catalogue["template_index"][:3])
+    ]
+    assert first_rows(b"a,b\n1,2\n", 3) is None

@@ -63,6 +63,7 @@
   worker.onmessage = (event) => {
     const msg = event.data;
     if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+    else if (msg.type === "preview") onPreview(msg);
     else if (msg.type === "ready") onReady(msg.info);
     else if (msg.type === "fatal") showFatal(msg.error);
     else if (msg.type === "result") {
@@ -122,7 +123,22 @@
       pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
       wheelURL: new URL(config.wheelURL, location.href).href,
       source: state.source,
+      pageSize: PAGE_SIZE,
+      // Only the default view is the csv's first rows in file order.
+      preview: !state.q && !state.sort && state.page === 0,
     } });
+  }
+
+  function onPreview(first) {
+    if (info) return;
+    renderRows(first.rows);
+    $("count").textContent = "Counting templates…";
+    for (const slot of document.querySelectorAll(".thumb-slot")) {
+      const svg = first.thumbnails[slot.dataset.id];
+      if (svg) { slot.innerHTML = svg; slot.removeAttribute("aria-busy"); }
+    }
+    for (const box of document.querySelectorAll("#rows input, #rows button")) box.disabled = true;
+    performance.mark("htl-first-waveform");
   }
 
   function onReady(libraryInfo) {
@@ -296,7 +312,7 @@
         const svg = svgs[slot.dataset.id];
         if (svg) { slot.innerHTML = svg; slot.removeAttribute("aria-busy"); }
       }
-      performance.mark("htl-first-waveform");
+      if (!performance.getEntriesByName("htl-first-waveform").length) performance.mark("htl-first-waveform");
     } catch (error) {
       if (token === renderToken) $("query-error").textContent = "Waveforms: " + describeError(error);
     } finally {

@@ -25,6 +25,11 @@ async function boot(config) {
   stage("catalogue", "Reading catalogue");
   api = pyodide.pyimport("templatelib.worker_api");
   api.start(config.source);
+  if (config.preview) {
+    // First rows and waveforms before pandas is imported (see templatelib/preview.py).
+    const first = JSON.parse(await api.preview(config.pageSize || 25));
+    if (first) self.postMessage({ type: "preview", ...first });
+  }
   const answer = JSON.parse(await api.call("load", "{}"));
   if (!answer.ok) throw answer.error;
   return answer.result;

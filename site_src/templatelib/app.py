@@ -51,23 +51,35 @@ class TemplateBrowser:
 
     Parameters
     ----------
-    source : str
-        http(s) URL of the library root.
+    source : str, optional
+        http(s) URL of the library root (or give ``reader``).
     fetcher : Fetcher, optional
         Transport (the browser's fetch in Pyodide).
+    reader : LibraryReader, optional
+        An existing reader, whose cached templates are reused.
+    catalogue : bytes, optional
+        ``templates.csv`` already fetched (by the preview).
     """
 
-    def __init__(self, source: str, fetcher: Fetcher | None = None):
-        self.reader = LibraryReader(source, fetcher)
+    def __init__(self, source: str | None = None, fetcher: Fetcher | None = None,
+                 reader: LibraryReader | None = None, catalogue: bytes | None = None):
+        self.reader = reader or LibraryReader(source, fetcher)
         self.source = self.reader.source
         self.table = None
         self.manifest = None
+        self._catalogue_bytes = catalogue
         self._result = None
         self._result_key = None
 
+    async def _catalogue(self) -> bytes:
+        if self._catalogue_bytes is not None:
+            data, self._catalogue_bytes = self._catalogue_bytes, None
+            return data
+        return await self.reader.catalogue_bytes()
+
     async def load(self) -> dict:
         """Fetch ``templates.csv`` and ``library.json`` together and describe the library."""
-        csv_bytes, manifest = await asyncio.gather(self.reader.catalogue_bytes(), self.reader.manifest())
+        csv_bytes, manifest = await asyncio.gather(self._catalogue(), self.reader.manifest())
         self.table = load_catalogue(csv_bytes)
         self.manifest = manifest
         return {

@@ -59,7 +59,8 @@ def load_once(page, url):
     page.on("requestfinished", on_finished)
     start = time.perf_counter()
     page.goto(url)
-    page.wait_for_function("performance.getEntriesByName('htl-first-waveform').length > 0", timeout=180_000)
+    page.wait_for_function("performance.getEntriesByName('htl-first-waveform').length > 0 && "
+                           "performance.getEntriesByName('htl-catalogue-queryable').length > 0", timeout=180_000)
     wall = time.perf_counter() - start
     marks = page.evaluate(
         "() => Object.fromEntries(['htl-catalogue-queryable', 'htl-first-waveform'].map("
