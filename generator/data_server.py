@@ -212,9 +212,10 @@ def describe(server: ThreadingHTTPServer) -> str:
     )
 
 
-def serve_forever(root, host: str, port: int, cors: bool = True) -> None:
-    server = make_server(root, host, port, cors)
-    print(describe(server), flush=True)
+def serve_forever(root, host: str, port: int, cors: bool = True, index: bool = False, banner=describe) -> None:
+    """Serve until Ctrl-C, after printing ``banner(server)`` (the URLs to use)."""
+    server = make_server(root, host, port, cors, index)
+    print(banner(server), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
