@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every dataset and the catalogue against the format; exit 1 on problems")
     p.add_argument("root", metavar="ROOT")
     p.set_defaults(func=_cmd_validate)
+
+    from .source_commands import add_commands as add_source_commands
+
+    add_source_commands(sub)
     return parser
 
 
