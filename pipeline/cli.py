@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .source_commands import add_commands as add_source_commands
 
     add_source_commands(sub)
+
+    from .maintenance_commands import add_commands as add_maintenance_commands
+
+    add_maintenance_commands(sub)
     return parser
 
 

@@ -70,11 +70,24 @@ class WriteOptions:
     fixed_width_brain_area : bool
         Store ``brain_area`` as fixed-width ``<U`` (as a live maintenance script did)
         instead of object + ``vlen-utf8``.
+    dimension_separator : {".", "/"}
+        Chunk key separator. New datasets use the live bucket's ``.``; an in-place rewrite
+        (``pipeline.maintenance``) switches to the other one so that the new chunks never
+        overwrite chunks a reader of the old metadata may still fetch.
+    unit_chunk_length : int, optional
+        Chunk length of the per-unit 1-D arrays (``unit_ids``, ``brain_area``,
+        ``spikes_per_unit``, ``best_channel_index``); default: zarr's choice (one chunk). An
+        in-place rewrite makes it longer than the previous generation's, so a reader of the old
+        metadata cannot decode the new chunk (it fails instead of reading new values).
+    extra_attrs : dict
+        More root attributes, written as given.
     """
 
     compressor: str = "blosc"
     legacy_is_scaled: bool = False
     fixed_width_brain_area: bool = False
+    dimension_separator: str = "."
+    unit_chunk_length: int | None = None
     extra_attrs: dict = field(default_factory=dict)
 
 
@@ -173,30 +186,38 @@ def write_dataset(
     compressor = make_compressor(options.compressor)
     store = storage.mapper(key)
     root = zarr.group(store=store, overwrite=True, zarr_version=fmt.ZARR_FORMAT)
+    if options.dimension_separator not in (".", "/"):
+        raise ValueError(f"dimension_separator must be '.' or '/', not {options.dimension_separator!r}")
+    separator = options.dimension_separator
+    per_unit = {"chunks": (options.unit_chunk_length,)} if options.unit_chunk_length else {}
     array = np.asarray(templates.templates_array)
     num_units, num_samples, num_channels = array.shape
     peak_to_peak, best = best_channels(array)
 
     root.create_dataset(
-        "templates_array", data=array, chunks=(1, num_samples, num_channels), compressor=compressor
+        "templates_array", data=array, chunks=(1, num_samples, num_channels), compressor=compressor,
+        dimension_separator=separator,
     )
     root.create_dataset("channel_ids", data=np.asarray(templates.channel_ids), compressor=compressor)
-    root.create_dataset("unit_ids", data=np.asarray(templates.unit_ids), compressor=compressor)
+    root.create_dataset("unit_ids", data=np.asarray(templates.unit_ids), compressor=compressor, **per_unit)
     areas = [str(a) for a in meta.brain_area]
     if options.fixed_width_brain_area:
         root.create_dataset("brain_area", data=np.asarray(areas, dtype=f"<U{max(map(len, areas), default=1)}"),
-                            compressor=compressor)
+                            compressor=compressor, **per_unit)
     else:
         root.create_dataset("brain_area", data=np.asarray(areas, dtype=object), dtype=object,
-                            object_codec=VLenUTF8(), compressor=compressor)
-    root.create_dataset("spikes_per_unit", data=np.asarray(meta.spikes_per_unit, dtype="<u4"), compressor=compressor)
-    root.create_dataset("best_channel_index", data=best.astype("<u4"), compressor=compressor)
-    root.create_dataset("peak_to_peak", data=peak_to_peak.astype(array.dtype), compressor=compressor)
+                            object_codec=VLenUTF8(), compressor=compressor, **per_unit)
+    root.create_dataset("spikes_per_unit", data=np.asarray(meta.spikes_per_unit, dtype="<u4"), compressor=compressor,
+                        **per_unit)
+    root.create_dataset("best_channel_index", data=best.astype("<u4"), compressor=compressor, **per_unit)
+    root.create_dataset("peak_to_peak", data=peak_to_peak.astype(array.dtype), compressor=compressor,
+                        dimension_separator=separator)
     if meta.channel_noise_levels is not None:
         root.create_dataset("channel_noise_levels", data=np.asarray(meta.channel_noise_levels, dtype="<f4"),
                             compressor=compressor)
     if templates.sparsity_mask is not None:
-        root.create_dataset("sparsity_mask", data=np.asarray(templates.sparsity_mask, dtype=bool), compressor=compressor)
+        root.create_dataset("sparsity_mask", data=np.asarray(templates.sparsity_mask, dtype=bool),
+                            compressor=compressor, dimension_separator=separator)
     write_probe_group(root.create_group(fmt.PROBE_GROUP), templates.probe, compressor)
 
     root.attrs[fmt.ATTR_SAMPLING_FREQUENCY] = float(templates.sampling_frequency)

@@ -81,6 +81,18 @@ class LibraryStorage:
     def complete_datasets(self) -> list[str]:
         return [n for n in self.dataset_names() if self.is_complete(n)]
 
+    def age_seconds(self, key: str) -> float:
+        """Seconds since ``key`` was last written (local mtime, S3 ``LastModified``)."""
+        import datetime as _dt
+        import time as _time
+
+        self.fs.invalidate_cache()
+        info = self.fs.info(self.key_path(key))
+        stamp = info.get("mtime", info.get("LastModified", info.get("created")))
+        if isinstance(stamp, _dt.datetime):
+            stamp = stamp.timestamp()
+        return max(0.0, _time.time() - float(stamp)) if stamp is not None else float("inf")
+
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self.key_path(key))
 

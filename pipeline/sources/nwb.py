@@ -723,3 +723,22 @@ def nwb_to_dataset(
         spikes_per_unit=list(meta.spikes_per_unit), sampling_frequency=float(recording.sampling_frequency),
         window_minutes=settings.minutes, elapsed_s=time.perf_counter() - started,
     )
+
+
+def noise_levels_from_nwb(path_or_url, minutes: float = DEFAULT_MINUTES, electrical_series: str | None = None,
+                          highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS, n_jobs: int = 1,
+                          progress: bool = True) -> np.ndarray:
+    """Per-channel noise levels (uV) of an NWB recording, computed exactly as :func:`nwb_to_dataset` does.
+
+    For ``restore-noise``: datasets whose noise levels were lost get them back from their source
+    without recomputing templates.
+    """
+    with open_nwb(path_or_url) as handle:
+        if ELECTRODES_PATH not in handle:
+            raise SourceError(f"{path_or_url}: the NWB file has no electrodes table ({ELECTRODES_PATH})")
+        series_path = choose_series(electrical_series_paths(handle), electrical_series, str(path_or_url))
+    recording = open_recording(path_or_url, series_path)
+    window = last_minutes(recording.get_num_samples(), recording.sampling_frequency, minutes, series_path)
+    options = NwbOptions(minutes=minutes, n_jobs=n_jobs, highpass_margin_ms=highpass_margin_ms, progress=progress)
+    processed = preprocess(recording.frame_slice(window.start, window.stop), highpass_margin_ms)
+    return channel_noise_levels(processed, options.job_kwargs())

@@ -57,6 +57,7 @@ class DatasetHandle:
     positions: np.ndarray
     is_in_uv: bool
     metadata_bytes: int
+    chunk_separator: str = "."
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
@@ -133,6 +134,9 @@ class LibraryReader:
         units, samples, channels = array_meta["shape"]
         if list(array_meta["chunks"]) != [1, samples, channels]:
             raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
+        separator = array_meta.get("dimension_separator") or "."
+        if separator not in (".", "/"):
+            raise DataError(f"{key}: unknown dimension_separator {separator!r}")
         return DatasetHandle(
             key=key,
             group=group,
@@ -144,6 +148,7 @@ class LibraryReader:
             positions=positions,
             is_in_uv=bool(in_uv),
             metadata_bytes=len(raw),
+            chunk_separator=separator,
         )
 
     async def templates(self, wanted) -> dict:
@@ -160,7 +165,10 @@ class LibraryReader:
             {d for d, _ in missing},
             await asyncio.gather(*(self.dataset(d) for d in {d for d, _ in missing})),
         ))
-        chunk_key = {(d, i): f"templates_array/{i}.0.0" for d, i in missing}
+        # A dataset rewritten in place by maintenance alternates the chunk separator ("." <-> "/")
+        # so readers still holding the old metadata keep reading the old chunks.
+        chunk_key = {(d, i): "templates_array/" + handles[d].chunk_separator.join((str(i), "0", "0"))
+                     for d, i in missing}
         for (d, i), k in chunk_key.items():
             units = handles[d].group["templates_array"].shape[0]
             if not 0 <= i < units:
