@@ -77,3 +77,42 @@ def test_killed_writer_leaves_no_visible_dataset_and_rerun_completes(tmp_path):
     assert _run("consolidate", str(root)).returncode == 0
     assert (pd.read_csv(root / "templates.csv")["dataset"] == "late.zarr").sum() == 4
     assert _run("validate", str(root)).returncode == 0
+
+
+KILL_NWB_MIDWAY = textwrap.dedent(
+    """
+    import os, signal, sys
+    import zarr
+    from pipeline.cli import main
+
+    create = zarr.Group.create_dataset
+
+    def create_then_die(self, name, *args, **kwargs):
+        # Midway through the dataset: templates and ids are written, the rest is not.
+        if name == "peak_to_peak":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return create(self, name, *args, **kwargs)
+
+    zarr.Group.create_dataset = create_then_die
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_nwb_killed_midway_leaves_nothing_visible_and_rerun_completes(tmp_path):
+    from fixtures_nwb import write_small_nwb
+
+    truth = write_small_nwb(tmp_path / "sub-K_ses-kill_ecephys.nwb")
+    root = tmp_path / "lib"
+    args = ["nwb", str(truth.path), "--root", str(root), "--minutes", "0.1", "--min-spikes", "5", "--quiet"]
+    killed = subprocess.run([PY, "-c", KILL_NWB_MIDWAY, *args], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    dataset = root / "sub-K_ses-kill_ecephys_ElectricalSeriesAp.zarr"
+    assert (dataset / "templates_array" / "0.0.0").exists() and not (dataset / ".zmetadata").exists()
+    assert _run("consolidate", str(root)).returncode == 0
+    assert pd.read_csv(root / "templates.csv").empty  # the partial dataset is not listed
+    rerun = _run(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    table = pd.read_csv(root / "templates.csv")
+    assert len(table) == len(truth.unit_ids) and set(table["dataset"]) == {dataset.name}
+    assert _run("validate", str(root)).returncode == 0
