@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,13 +54,52 @@ def _nwb_options(args) -> dict:
 # --------------------------------------------------------------------------- nwb
 
 
+def _scaled_out(args) -> bool:
+    """Sessions go to Dask when a scheduler or a worker count is given."""
+    return args.scheduler is not None or args.workers is not None
+
+
+def _check_scale_out(args) -> str | None:
+    """What is wrong with ``--scheduler``/``--workers``, or None."""
+    from .scale_out import SchedulerError, check_scheduler_address
+
+    if args.scheduler is not None and args.workers is not None:
+        return "--workers sizes the local cluster; it cannot be combined with --scheduler"
+    if args.workers is not None and args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    if args.scheduler is not None:
+        try:
+            check_scheduler_address(args.scheduler)
+        except SchedulerError as error:
+            return str(error)
+    return None
+
+
+def _absolute(path_or_url: str) -> str:
+    """Local paths made absolute: Dask workers need not share the driver's working directory."""
+    return path_or_url if "://" in path_or_url else os.path.abspath(path_or_url)
+
+
+def _finish(summaries: list[dict], root: str, bucket: str) -> int:
+    """Final summary, one consolidation of the catalogue, exit 1 if a session failed."""
+    from .scale_out import count_sessions, format_summary
+
+    print(format_summary(summaries))
+    storage = LibraryStorage(root)
+    if storage.root_exists():
+        print(_consolidate(storage, bucket))
+    return 1 if count_sessions(summaries)["failed"] else 0
+
+
 def _cmd_nwb(args) -> int:
+    if len(args.path_or_url) > 1 or _scaled_out(args):
+        return _cmd_nwb_many(args)
     from .sources.nwb import SourceError, nwb_to_dataset
 
     storage = LibraryStorage(args.root)
     try:
         result = nwb_to_dataset(
-            args.path_or_url, storage, minutes=args.minutes, min_spikes=args.min_spikes,
+            args.path_or_url[0], storage, minutes=args.minutes, min_spikes=args.min_spikes,
             unit_filter=args.unit_filter, dataset_name=args.name, progress=not args.quiet,
             electrical_series=args.series, overwrite=args.overwrite, **_nwb_options(args),
         )
@@ -68,6 +108,33 @@ def _cmd_nwb(args) -> int:
     print(result.summary())
     print(_consolidate(storage, args.bucket))
     return 0
+
+
+def _cmd_nwb_many(args) -> int:
+    """Several files, or one on Dask: one session per file, a summary each, one consolidation."""
+    from .scale_out import NwbSessionOptions, SchedulerError, clashing_stems, run_nwb_session, run_on_dask
+
+    paths = [_absolute(p) for p in args.path_or_url]
+    problem = _check_scale_out(args)
+    if problem:
+        return _error(problem)
+    if args.name and len(paths) > 1:
+        return _error("--name names one dataset; it cannot be used with several files")
+    clashes = clashing_stems(paths)
+    if clashes and not args.name:
+        return _error(f"several inputs share the file stem {', '.join(clashes)}: their datasets would have the "
+                      "same name (<file stem>_<series name>)")
+    options = NwbSessionOptions(
+        minutes=args.minutes, min_spikes=args.min_spikes, unit_filter=args.unit_filter, dataset_name=args.name,
+        electrical_series=args.series, overwrite=args.overwrite, progress=False, nwb=_nwb_options(args),
+    )
+    print(f"{len(paths)} NWB file(s) on {args.scheduler or f'a local cluster of {args.workers or 2} worker(s)'}")
+    try:
+        summaries = run_on_dask(run_nwb_session, paths, args=(_absolute(args.root), options),
+                                scheduler=args.scheduler, workers=args.workers or 2, report=_print_session)
+    except SchedulerError as error:
+        return _error(str(error))
+    return _finish(summaries, args.root, args.bucket)
 
 
 # --------------------------------------------------------------------------- ibl
@@ -95,9 +162,13 @@ def _print_session(summary: dict) -> None:
 
 
 def _cmd_ibl(args) -> int:
-    from .sources.dandi_ibl import IblOptions, list_ecephys_assets, run_dandiset
+    from .scale_out import SchedulerError, run_on_dask
+    from .sources.dandi_ibl import IblOptions, list_ecephys_assets, run_dandiset, run_session
     from .sources.nwb import SourceError
 
+    problem = _check_scale_out(args)
+    if problem:
+        return _error(problem)
     try:
         insertions = _load_insertions(args.insertions)
         assets = list_ecephys_assets(args.dandiset, api_url=args.api_url)
@@ -105,17 +176,21 @@ def _cmd_ibl(args) -> int:
         return _error(str(error))
     print(f"dandiset {args.dandiset}: {len(assets)} ecephys NWB assets")
     nwb = _nwb_options(args)
+    scaled = _scaled_out(args)
     options = IblOptions(
         dandiset_id=args.dandiset, minutes=args.minutes, min_spikes=args.min_spikes, unit_filter=args.unit_filter,
-        insertions=insertions, overwrite=args.overwrite, progress=not args.quiet, nwb=nwb,
+        insertions=insertions, overwrite=args.overwrite, progress=not args.quiet and not scaled, nwb=nwb,
     )
-    summaries = run_dandiset(assets, args.root, options, limit=args.limit, report=_print_session)
-    counts = {s: sum(x["status"] == s for x in summaries) for s in ("written", "skipped", "failed")}
-    print(f"sessions: {counts['written']} written, {counts['skipped']} skipped, {counts['failed']} failed")
-    storage = LibraryStorage(args.root)
-    if storage.root_exists():
-        print(_consolidate(storage, args.bucket))
-    return 1 if counts["failed"] else 0
+    if not scaled:
+        summaries = run_dandiset(assets, args.root, options, limit=args.limit, report=_print_session)
+    else:
+        try:
+            summaries = run_on_dask(run_session, assets, args=(_absolute(args.root), options),
+                                    scheduler=args.scheduler, workers=args.workers or 2, report=_print_session,
+                                    limit=args.limit)
+        except SchedulerError as error:
+            return _error(str(error))
+    return _finish(summaries, args.root, args.bucket)
 
 
 # --------------------------------------------------------------------------- npultra
@@ -170,6 +245,15 @@ def _add_recipe(parser: argparse.ArgumentParser, unit_filter: str | None) -> Non
                         help="copy the window's raw samples to DIR first (one sequential read of a streamed file)")
 
 
+def _add_scale_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduler", metavar="URL",
+                        help="run the sessions on the existing Dask cluster at tcp://HOST:PORT (its workers must "
+                             "read the inputs and ROOT and import this package)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="run the sessions on a local Dask cluster of N single-threaded worker processes "
+                             "on 127.0.0.1 (default with several files: 2)")
+
+
 def add_commands(subparsers) -> None:
     """Add the ``nwb``, ``ibl`` and ``npultra`` commands to ``subparsers``.
 
@@ -182,22 +266,26 @@ def add_commands(subparsers) -> None:
     from .sources.np_ultra import DEFAULT_MIN_SPIKES as ULTRA_MIN_SPIKES
     from .sources.np_ultra import UNITS_PER_DATASET
 
-    p = subparsers.add_parser("nwb", help="templates of one NWB file (local or http(s) URL) -> one dataset")
-    p.add_argument("path_or_url", metavar="PATH_OR_URL")
+    p = subparsers.add_parser("nwb", help="templates of NWB files (local or http(s) URLs) -> one dataset each")
+    p.add_argument("path_or_url", metavar="PATH_OR_URL", nargs="+",
+                   help="one or more NWB files; several run as parallel sessions on Dask")
     _add_common(p)
     _add_recipe(p, unit_filter=None)
-    p.add_argument("--name", help="dataset name (default: <file stem>_<series name>)")
+    _add_scale_out(p)
+    p.add_argument("--name", help="dataset name (default: <file stem>_<series name>; one file only)")
     p.add_argument("--series", help="ElectricalSeries name or path, when the file has several raw ones")
     p.set_defaults(func=_cmd_nwb)
 
     p = subparsers.add_parser("ibl", help="IBL sessions of a DANDI dandiset -> one dataset per probe (resumable)")
     p.add_argument("--dandiset", default=DEFAULT_DANDISET, help=f"dandiset ID (default: {DEFAULT_DANDISET})")
-    p.add_argument("--limit", type=int, help="stop after N sessions that wrote or failed (skipped ones don't count)")
+    p.add_argument("--limit", type=int, help="stop after N sessions that wrote or failed (skipped ones don't count; "
+                                             "on Dask at most N run at once)")
     p.add_argument("--api-url", help="DANDI API URL (default: $DANDI_API_URL or the public archive)")
     p.add_argument("--insertions", metavar="JSON",
                    help="file mapping {asset_path: {series_name: probe_insertion_id}} for dataset names")
     _add_common(p)
     _add_recipe(p, unit_filter=IBL_UNIT_FILTER)
+    _add_scale_out(p)
     p.set_defaults(func=_cmd_ibl)
 
     p = subparsers.add_parser("npultra", help="Steinmetz & Ye 2022 NP-Ultra templates (figshare 19493588 v2) -> "

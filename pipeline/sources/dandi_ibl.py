@@ -210,13 +210,19 @@ def resolve_content_url(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str:
     return urllib.parse.urlunsplit(final._replace(query="", fragment=""))
 
 
-def _failed(asset_path: str, reason: str, started: float, datasets=None) -> dict:
+def failed_summary(asset_path: str, reason: str, started: float, datasets=None) -> dict:
+    """A session summary of status ``failed`` (also used by :mod:`pipeline.scale_out`)."""
     return {"asset": asset_path, "status": "failed", "reason": reason, "datasets": datasets or [],
             "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
-def _process_series(url: str, storage: LibraryStorage, series: str, name: str, options: IblOptions) -> dict:
-    """One probe of one asset -> a dataset entry of the session summary."""
+def process_series(url: str, storage: LibraryStorage, series: str, name: str, options) -> dict:
+    """One probe of one asset -> a dataset entry of the session summary.
+
+    ``options`` is an :class:`IblOptions` or anything with its ``minutes``, ``min_spikes``,
+    ``unit_filter``, ``progress``, ``overwrite`` and ``nwb`` fields (:mod:`pipeline.scale_out`
+    runs plain NWB files through it, so both report and skip alike).
+    """
     if storage.is_complete(name) and not options.overwrite:
         return {"dataset": name, "series": series, "status": "skipped", "reason": "already complete in the library"}
     try:
@@ -231,7 +237,8 @@ def _process_series(url: str, storage: LibraryStorage, series: str, name: str, o
             "units": result.units_written, "elapsed_s": round(result.elapsed_s, 3)}
 
 
-def _session_status(entries: list[dict]) -> tuple[str, str]:
+def session_status(entries: list[dict]) -> tuple[str, str]:
+    """Status and failure reasons of a session from its dataset entries."""
     statuses = {e["status"] for e in entries}
     status = "failed" if "failed" in statuses else "written" if "written" in statuses else "skipped"
     reasons = "; ".join(f"{e['dataset']}: {e['reason']}" for e in entries if e["status"] == "failed")
@@ -266,16 +273,16 @@ def run_session(asset, root_url: str, options: IblOptions | dict | None = None) 
         with open_nwb(url) as handle:
             series_paths = raw_series(electrical_series_paths(handle))
         if not series_paths:
-            return _failed(asset_path, "no ElectricalSeries in the file", started)
+            return failed_summary(asset_path, "no ElectricalSeries in the file", started)
         entries = []
         for series in series_paths:
             name = ibl_dataset_name(options.dandiset_id, asset_path, series, options.insertions)
-            entries.append(_process_series(url, storage, series, name, options))
+            entries.append(process_series(url, storage, series, name, options))
     except SourceError as error:
-        return _failed(asset_path, str(error), started)
+        return failed_summary(asset_path, str(error), started)
     except Exception as error:  # a scheduler needs a summary, not a traceback, for every asset
-        return _failed(asset_path, f"{type(error).__name__}: {error}", started)
-    status, reason = _session_status(entries)
+        return failed_summary(asset_path, f"{type(error).__name__}: {error}", started)
+    status, reason = session_status(entries)
     return {"asset": asset_path, "status": status, "reason": reason, "datasets": entries,
             "elapsed_s": round(time.perf_counter() - started, 3)}
 
