@@ -69,7 +69,3 @@ def make_bucket(endpoint: str, name: str) -> None:
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
 
-
-def without_aws(environ=None) -> dict:
-    """A copy of the environment with every AWS variable removed (an anonymous user)."""
-    return {k: v for k, v in (environ or os.environ).items() if not k.startswith("AWS_")}

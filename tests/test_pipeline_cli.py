@@ -16,7 +16,7 @@ def _run(*args):
 
 def test_help_lists_commands():
     out = _run("--help").stdout
-    for command in ("synthetic", "consolidate", "validate"):
+    for command in ("synthetic", "consolidate", "validate", "nwb", "ibl", "npultra", "prune", "delete", "restore-noise"):
         assert command in out
 
 

@@ -7,10 +7,7 @@ hard-codes ``s3://spikeinterface-template-database``; only ``AWS_ENDPOINT_URL`` 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import boto3
 import numpy as np
@@ -27,9 +24,9 @@ from pipeline.dataset_writer import write_dataset
 from pipeline.sources.synthetic import SyntheticPlan, synthesize_dataset
 from pipeline.storage import LibraryStorage
 from pipeline.validate import validate_library
-from s3_server import make_bucket, moto_server, s3_environment, without_aws
+from s3_server import make_bucket, moto_server, s3_environment
 from templatelib import format as fmt
-from test_spikeinterface_compat import CLIENT
+from test_spikeinterface_compat import run_unmodified_client
 
 BUCKET = fmt.PUBLIC_BUCKET
 ROOT = f"s3://{BUCKET}"
@@ -73,13 +70,7 @@ def test_round_trip_through_the_unmodified_client(endpoint, tmp_path):
     anonymous.head_object(Bucket=BUCKET, Key=f"second.zarr/{fmt.CONSOLIDATED_KEY}")
     anonymous.get_object(Bucket=BUCKET, Key="second.zarr/templates_array/0/0/0")
 
-    env = without_aws()
-    env.update(AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-2")
-    out = str(tmp_path / "client")
-    result = subprocess.run([sys.executable, "-c", CLIENT, out], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.load(open(out + ".json"))
-    arrays = np.load(out + ".npz")
+    report, arrays = run_unmodified_client(endpoint, tmp_path)
     assert report["columns"] == list(fmt.COLUMNS)
     assert report["rows"] == 9
     assert sorted(report["datasets"]) == sorted(given)

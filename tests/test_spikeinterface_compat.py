@@ -52,6 +52,16 @@ CLIENT = textwrap.dedent(
 )
 
 
+def run_unmodified_client(endpoint: str, folder) -> tuple[dict, dict]:
+    """Run :data:`CLIENT` anonymously against ``endpoint``; its JSON report and arrays."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-2")
+    out = str(folder / "client")
+    result = subprocess.run([sys.executable, "-c", CLIENT, out], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.load(open(out + ".json")), np.load(out + ".npz")
+
+
 @pytest.fixture(scope="module")
 def known_library(tmp_path_factory):
     """Two NP1.0 datasets (same geometry, so the client may query across them)."""
@@ -69,14 +79,7 @@ def known_library(tmp_path_factory):
 def test_unmodified_client_reads_our_library(known_library, tmp_path):
     storage, given = known_library
     with start_data_server(storage.path) as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(AWS_ENDPOINT_URL=server.url, AWS_DEFAULT_REGION="us-east-2")
-        out = str(tmp_path / "client")
-        result = subprocess.run([sys.executable, "-c", CLIENT, out], env=env, capture_output=True, text=True,
-                                timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.load(open(out + ".json"))
-    arrays = np.load(out + ".npz")
+        report, arrays = run_unmodified_client(server.url, tmp_path)
     assert report["columns"] == list(fmt.COLUMNS)
     assert report["rows"] == 8
     assert sorted(report["datasets"]) == sorted(given)
