@@ -226,7 +226,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_recipe(parser: argparse.ArgumentParser, unit_filter: str | None) -> None:
-    from .sources.nwb import DEFAULT_HIGHPASS_MARGIN_MS, DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
+    from .sources.nwb import DEFAULT_CHUNK_DURATION, DEFAULT_HIGHPASS_MARGIN_MS, DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
 
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
                         help=f"use the last MINUTES of the recording (default: {DEFAULT_MINUTES:g})")
@@ -238,7 +238,8 @@ def _add_recipe(parser: argparse.ArgumentParser, unit_filter: str | None) -> Non
     parser.add_argument("--probe-model", help="probe model name (default: read from the file's device)")
     parser.add_argument("--manufacturer", help="probe manufacturer (default: read from the file's device)")
     parser.add_argument("--n-jobs", type=int, default=1, help="processes for the chunked steps (default: 1)")
-    parser.add_argument("--chunk-duration", default="1s", help="chunk length of those steps (default: 1s)")
+    parser.add_argument("--chunk-duration", default=DEFAULT_CHUNK_DURATION,
+                        help=f"chunk length of those steps (default: {DEFAULT_CHUNK_DURATION})")
     parser.add_argument("--highpass-margin-ms", type=float, default=DEFAULT_HIGHPASS_MARGIN_MS,
                         help=f"margin of the 1 Hz highpass per chunk (default: {DEFAULT_HIGHPASS_MARGIN_MS:g})")
     parser.add_argument("--scratch", metavar="DIR",

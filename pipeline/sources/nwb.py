@@ -62,6 +62,11 @@ HIGHPASS_HZ = 1.0
 #: 5 s (11x the samples filtered per 1 s chunk); 500 ms gives noise levels within 2 % of the 5 s
 #: margin's for 2x (measured: 11.5 s instead of 7 s for the fidelity recording, 56 s with 5 s).
 DEFAULT_HIGHPASS_MARGIN_MS = 500.0
+#: Chunk length of the chunked steps. Every chunk is filtered with the highpass margin on both
+#: sides, so 1 s chunks filter 2 s per second; 5 s chunks filter 1.2 s. Measured on 60 s x 384
+#: channels, one process: 2.41 s of compute per recorded second with 1 s chunks, 1.85 with 5 s
+#: (tests/benchmarks/nwb_session.py). A 5 s chunk of 384 channels is ~0.5 GB as float64 in the filter.
+DEFAULT_CHUNK_DURATION = "5s"
 #: Units table columns holding a brain area, in order of preference.
 UNIT_AREA_COLUMNS = ("brain_area", "location", "allen_location")
 UNKNOWN_AREA = "unknown"
@@ -583,7 +588,7 @@ class NwbOptions:
     manufacturer: str | None = None
     overwrite: bool = False
     n_jobs: int = 1
-    chunk_duration: str = "1s"
+    chunk_duration: str = DEFAULT_CHUNK_DURATION
     highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS
     scratch_folder: str | None = None
     progress: bool = True

@@ -2,7 +2,7 @@
 
 Not a test (timings are noisy here): run it and read the figures.
 
-    .venv/bin/python tests/benchmarks/nwb_session.py [--seconds 120] [--channels 384] [--units 40] [--n-jobs 1 2]
+    .venv/bin/python tests/benchmarks/nwb_session.py [--seconds 120] [--channels 384] [--units 40] [--n-jobs 1 2] [--chunk-durations 1s 10s]
 
 It writes a ground-truth NWB file like the fidelity test's (int16, conversion to volts,
 electrodes, units), then runs the NWB source on all of it (``--minutes`` = its length) once per
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=384)
     parser.add_argument("--units", type=int, default=40)
     parser.add_argument("--n-jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--chunk-durations", nargs="+", default=["1s"],
+                        help="chunk length of the chunked steps, e.g. 1s 10s (each run once per n_jobs)")
     args = parser.parse_args()
 
     from pipeline.sources.nwb import nwb_to_dataset
@@ -42,13 +44,14 @@ def main() -> None:
         size = truth.path.stat().st_size
         print(f"wrote {args.seconds:g} s x {args.channels} channels ({size / 1e9:.2f} GB) "
               f"in {time.perf_counter() - started:.1f} s")
-        for n_jobs in args.n_jobs:
-            storage = LibraryStorage(str(Path(folder) / f"lib{n_jobs}"))
-            result = nwb_to_dataset(truth.path, storage, minutes=args.seconds / 60.0, min_spikes=50,
-                                    progress=False, n_jobs=n_jobs)
-            factor = result.elapsed_s / args.seconds
-            print(f"n_jobs={n_jobs}: {result.units_written} templates in {result.elapsed_s:.1f} s, "
-                  f"{factor:.2f} s per recorded s -> ~{factor * 30:.0f} min for a 30 min session")
+        for chunk in args.chunk_durations:
+            for n_jobs in args.n_jobs:
+                storage = LibraryStorage(str(Path(folder) / f"lib{n_jobs}-{chunk}"))
+                result = nwb_to_dataset(truth.path, storage, minutes=args.seconds / 60.0, min_spikes=50,
+                                        progress=False, n_jobs=n_jobs, chunk_duration=chunk)
+                factor = result.elapsed_s / args.seconds
+                print(f"n_jobs={n_jobs} chunks={chunk}: {result.units_written} templates in {result.elapsed_s:.1f} s, "
+                      f"{factor:.2f} s per recorded s -> ~{factor * 30:.0f} min for a 30 min session", flush=True)
 
 
 if __name__ == "__main__":
