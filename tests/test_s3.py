@@ -130,3 +130,23 @@ def test_catalogue_objects_are_replaced_whole(endpoint):
                                                                             Prefix="catalogue/")
     names = {o["Key"].split("/", 1)[1] for o in listing["Contents"] if "/" not in o["Key"].split("/", 1)[1]}
     assert names == {fmt.CATALOGUE_FILE, fmt.MANIFEST_FILE}  # no temporary objects left behind
+
+
+def test_npultra_and_dask_sessions_publish_to_s3(endpoint, tmp_path, capsys):
+    """The other writers on S3: NP-Ultra, and NWB sessions on two Dask workers (which inherit
+    the AWS variables and write their datasets themselves)."""
+    from test_np_ultra import write_ultra_folder
+
+    root = "s3://maintainers-staging/others"
+    write_ultra_folder(tmp_path / "NPUltraWaveforms")
+    assert main(["npultra", str(tmp_path / "NPUltraWaveforms"), "--root", root, "--quiet"]) == 0
+    paths = [write_small_nwb(tmp_path / f"sub-D{i}_ses-dask_ecephys.nwb").path for i in range(2)]
+    assert main(["nwb", *map(str, paths), "--root", root, "--workers", "2", "--minutes", "0.1",
+                 "--min-spikes", "5", "--quiet"]) == 0
+    storage = LibraryStorage(root)
+    names = storage.complete_datasets()
+    assert sum(n.startswith("steinmetz_ye_np_ultra_2022") for n in names) == 3
+    assert {f"sub-D{i}_ses-dask_ecephys_ElectricalSeriesAp.zarr" for i in range(2)} <= set(names)
+    table = pd.read_csv(storage.url(fmt.CATALOGUE_FILE))
+    assert set(table["dataset"]) == set(names)
+    assert validate_library(storage) == []
