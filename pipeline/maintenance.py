@@ -138,6 +138,9 @@ def stage(key: str, templates, meta: UnitMetadata, options: WriteOptions) -> dic
 def publish(storage: LibraryStorage, key: str, objects: dict[str, bytes], grace_s: float = DEFAULT_GRACE_S) -> dict:
     """Replace live dataset ``key`` by ``objects`` so readers see the old one or the new one.
 
+    ``objects`` holds the new ``.zmetadata`` and the objects that may differ from the live
+    ones; live objects not in it are kept as they are.
+
     Order: (1) delete objects the live metadata does not reference (left from the generation
     before); (2) upload objects the live metadata does not reference, i.e. the new chunks;
     (3) overwrite the shared keys whose bytes change (array metadata, 1-D chunks);
@@ -184,23 +187,30 @@ def _existing_keys(storage: LibraryStorage, key: str) -> list[str]:
 
 
 def rewrite(storage: LibraryStorage, key: str, units: np.ndarray | None = None,
-            noise_levels: np.ndarray | None = None, flip_separator: bool = True,
-            grace_s: float = DEFAULT_GRACE_S) -> dict:
-    """Rebuild dataset ``key`` keeping the units at ``units`` and/or new noise levels, then publish."""
+            noise_levels: np.ndarray | None = None, grace_s: float = DEFAULT_GRACE_S) -> dict:
+    """Rebuild dataset ``key`` keeping the units at ``units`` and/or new noise levels, then publish.
+
+    When the units change, the chunk separator flips and the per-unit chunks grow (see the
+    module docstring). When only the noise levels change, only that array and ``.zmetadata``
+    are published: every other object would be byte-identical, and comparing it would mean
+    downloading the whole dataset again.
+    """
     group = zarr.open_consolidated(storage.mapper(key), mode="r")
     templates, meta = load_dataset(group, units)
     if noise_levels is not None:
         meta.channel_noise_levels = np.asarray(noise_levels, dtype="<f4")
     separator = separator_of(group)
     options = current_encoding(group, separator)
-    if flip_separator:
+    options.unit_chunk_length = group["unit_ids"].chunks[0]
+    if units is not None:
         options.dimension_separator = "/" if separator == "." else "."
         # Longer than the live chunk: an old reader cannot decode the new one (Blosc would
         # otherwise fill the first values of its larger buffer and leave the rest stale).
-        options.unit_chunk_length = max(len(meta.spikes_per_unit), group["unit_ids"].chunks[0] + 1)
-    else:
-        options.unit_chunk_length = group["unit_ids"].chunks[0]
+        options.unit_chunk_length = max(len(meta.spikes_per_unit), options.unit_chunk_length + 1)
     objects = stage(key, templates, meta, options)
+    if units is None:
+        objects = {k: v for k, v in objects.items()
+                   if k == fmt.CONSOLIDATED_KEY or k.startswith("channel_noise_levels/")}
     return publish(storage, key, objects, grace_s)
 
 
@@ -309,6 +319,5 @@ def plan_noise(storage: LibraryStorage, key: str, noise_levels) -> NoisePlan:
 
 
 def apply_noise(storage: LibraryStorage, plan: NoisePlan, grace_s: float = DEFAULT_GRACE_S) -> dict:
-    # Templates are untouched, so the separator stays: their chunks are byte-identical and skipped.
-    return rewrite(storage, plan.dataset, noise_levels=plan.new, flip_separator=False, grace_s=grace_s)
+    return rewrite(storage, plan.dataset, noise_levels=plan.new, grace_s=grace_s)
 

@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .sources.dandi_ibl import failed_summary, process_series, session_status
+from .sources.dandi_ibl import failed_summary, process_series, session_summary
 from .sources.nwb import (
     DEFAULT_HIGHPASS_MARGIN_MS,
     DEFAULT_MIN_SPIKES,
@@ -130,9 +130,7 @@ def run_nwb_session(path_or_url, root_url: str, options: NwbSessionOptions | dic
         return failed_summary(source, str(error), started)
     except Exception as error:  # a scheduler needs a summary, not a traceback, for every file
         return failed_summary(source, f"{type(error).__name__}: {error}", started)
-    status, reason = session_status(entries)
-    return {"asset": source, "status": status, "reason": reason, "datasets": entries,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return session_summary(source, entries, started)
 
 
 def clashing_stems(paths) -> list[str]:

@@ -8,9 +8,11 @@ endpoint and credentials come from the standard AWS variables (``AWS_ENDPOINT_UR
 
 from __future__ import annotations
 
+import datetime
 import os
 import posixpath
 import tempfile
+import time
 
 import fsspec
 
@@ -83,15 +85,12 @@ class LibraryStorage:
 
     def age_seconds(self, key: str) -> float:
         """Seconds since ``key`` was last written (local mtime, S3 ``LastModified``)."""
-        import datetime as _dt
-        import time as _time
-
         self.fs.invalidate_cache()
         info = self.fs.info(self.key_path(key))
         stamp = info.get("mtime", info.get("LastModified", info.get("created")))
-        if isinstance(stamp, _dt.datetime):
+        if isinstance(stamp, datetime.datetime):
             stamp = stamp.timestamp()
-        return max(0.0, _time.time() - float(stamp)) if stamp is not None else float("inf")
+        return max(0.0, time.time() - float(stamp)) if stamp is not None else float("inf")
 
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self.key_path(key))

@@ -6,7 +6,6 @@ The pipeline reaches it the way maintainers reach AWS: through the standard vari
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess

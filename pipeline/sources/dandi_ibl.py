@@ -237,12 +237,13 @@ def process_series(url: str, storage: LibraryStorage, series: str, name: str, op
             "units": result.units_written, "elapsed_s": round(result.elapsed_s, 3)}
 
 
-def session_status(entries: list[dict]) -> tuple[str, str]:
-    """Status and failure reasons of a session from its dataset entries."""
+def session_summary(asset_path: str, entries: list[dict], started: float) -> dict:
+    """The summary of a session that got as far as its datasets: status from their entries."""
     statuses = {e["status"] for e in entries}
     status = "failed" if "failed" in statuses else "written" if "written" in statuses else "skipped"
-    reasons = "; ".join(f"{e['dataset']}: {e['reason']}" for e in entries if e["status"] == "failed")
-    return status, reasons
+    reason = "; ".join(f"{e['dataset']}: {e['reason']}" for e in entries if e["status"] == "failed")
+    return {"asset": asset_path, "status": status, "reason": reason, "datasets": entries,
+            "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
 def run_session(asset, root_url: str, options: IblOptions | dict | None = None) -> dict:
@@ -282,9 +283,7 @@ def run_session(asset, root_url: str, options: IblOptions | dict | None = None) 
         return failed_summary(asset_path, str(error), started)
     except Exception as error:  # a scheduler needs a summary, not a traceback, for every asset
         return failed_summary(asset_path, f"{type(error).__name__}: {error}", started)
-    status, reason = session_status(entries)
-    return {"asset": asset_path, "status": status, "reason": reason, "datasets": entries,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return session_summary(asset_path, entries, started)
 
 
 # --------------------------------------------------------------------------- the whole dandiset
