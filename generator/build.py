@@ -29,16 +29,24 @@ from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 REPO = Path(__file__).resolve().parent.parent
 SITE_SRC = REPO / "site_src"
 MARKER = ".hybrid-template-site"
+#: The results table: (column, title, kind, decimals). The page gets it through its config,
+#: so the table's columns are written down once.
 RESULT_COLUMNS = (
-    ("template_id", "Template ID"),
-    ("dataset", "Dataset"),
-    ("brain_area", "Brain area"),
-    ("depth_along_probe", "Depth (µm)"),
-    ("amplitude_uv", "Amplitude (µV)"),
-    ("signal_to_noise_ratio", "SNR"),
-    ("spikes_per_unit", "Spikes"),
-    ("probe", "Probe"),
+    ("template_id", "Template ID", "text", None),
+    ("dataset", "Dataset", "text", None),
+    ("brain_area", "Brain area", "text", None),
+    ("depth_along_probe", "Depth (µm)", "number", 0),
+    ("amplitude_uv", "Amplitude (µV)", "number", 1),
+    ("signal_to_noise_ratio", "SNR", "number", 1),
+    ("spikes_per_unit", "Spikes", "number", None),
+    ("probe", "Probe", "text", None),
 )
+#: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
+PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "app.js")
+#: Pyodide packages the page loads (the service worker caches them with their dependencies).
+PAGE_PACKAGES = ("numpy", "zarr", "pandas")
+#: Cache Storage name shared by the page (which files the catalogue it fetched) and sw.js.
+DATA_CACHE = "htl-data-v1"
 
 
 def _prepare_out(out: Path) -> None:
@@ -107,28 +115,52 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     (out / "wheels" / wheel_digest).mkdir()
     wheel = wheel.rename(out / "wheels" / wheel_digest / wheel.name)
     version = hashlib.sha256((_copy_static(out) + wheel_digest).encode()).hexdigest()[:12]
+    pyodide_index = _pyodide_index(out, pyodide)
     page_config = {
-        "pyodideIndexURL": _pyodide_index(out, pyodide),
+        "pyodideIndexURL": pyodide_index,
         "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
         "workerURL": f"static/worker.js?v={version}",
+        "serviceWorkerURL": f"sw.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
         "publicSource": fmt.PUBLIC_HTTP_ROOT,
         "pageSize": 25,
         "pyodideVersion": PYODIDE_VERSION,
+        "dataCache": DATA_CACHE,
+        "catalogueFile": fmt.CATALOGUE_FILE,
+        "manifestFile": fmt.MANIFEST_FILE,
+        "resultColumns": [list(c) for c in RESULT_COLUMNS],
+        "previewFormat": {
+            "dir": fmt.PREVIEW_DIR, "formatVersion": fmt.PREVIEW_FORMAT_VERSION, "rowBytes": fmt.PREVIEW_ROW_BYTES,
+            "idBytes": fmt.PREVIEW_ID_BYTES, "scaleBytes": fmt.PREVIEW_SCALE_BYTES, "steps": fmt.PREVIEW_SAMPLES,
+            "rowsPerShard": fmt.PREVIEW_ROWS_PER_SHARD,
+        },
     }
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(SITE_SRC / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.FileSystemLoader(SITE_SRC / "templates"), undefined=jinja2.StrictUndefined,
+        # HTML is escaped; sw.js gets JSON literals made here from build-time values.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     # "</" cannot occur inside the JSON script block: it would end the element early.
     config_json = json.dumps(page_config).replace("</", "<\\/")
     html = environment.get_template("index.html.j2").render(
         config_json=jinja2.utils.markupsafe.Markup(config_json),
         asset_version=version,
-        columns=RESULT_COLUMNS,
+        columns=[(c[0], c[1]) for c in RESULT_COLUMNS],
+        scripts=PAGE_SCRIPTS,
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         pyodide_version=PYODIDE_VERSION,
     )
     (out / "index.html").write_text(html, encoding="utf-8")
+    # The service worker sits at the site root so that its scope is the whole site.
+    service_worker = environment.get_template("sw.js.j2").render(
+        version=version,
+        precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*PAGE_SCRIPTS, "style.css")),
+                             page_config["workerURL"], page_config["wheelURL"]]),
+        pyodide_index=json.dumps(pyodide_index),
+        pyodide_packages=json.dumps(list(PAGE_PACKAGES)),
+        data_cache=DATA_CACHE,
+    )
+    (out / "sw.js").write_text(service_worker, encoding="utf-8")
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve folders starting with "_" as is
     if docs:
         _build_docs(out)

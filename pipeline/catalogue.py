@@ -1,8 +1,11 @@
-"""The catalogue: every complete dataset -> ``templates.csv`` + ``library.json``.
+"""The catalogue: every complete dataset -> ``templates.csv``, previews and ``library.json``.
 
 One row per template, the live bucket's 12 columns in their order, then our additions
-(``template_id``, ``unit_id``). ``library.json`` describes the datasets and pins the csv by its
-sha256. Incomplete datasets (no ``.zmetadata``: an interrupted write) are never listed.
+(``template_id``, ``unit_id``). The waveform previews (``previews/*.bin``, one 64-byte row per
+csv row, see :mod:`pipeline.previews`) are written first, the csv next and ``library.json``
+last: it pins the csv and every preview shard by sha256 and records each dataset's
+fingerprint, so the next consolidation can tell which datasets changed. Incomplete datasets
+(no ``.zmetadata``: an interrupted write) are never listed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tqdm import tqdm
 
 from templatelib import format as fmt
 
+from .previews import PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
 from .storage import LibraryStorage
 
 
@@ -89,15 +93,41 @@ def dataset_summary(group: zarr.Group) -> dict:
     }
 
 
-def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> tuple[pd.DataFrame, dict]:
-    """Read every complete dataset and return the catalogue and the manifest's datasets part."""
-    frames, summaries = [], {}
-    for key in tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False):
+def dataset_fingerprint(storage: LibraryStorage, key: str, group: zarr.Group) -> str:
+    """A sha256 that changes whenever the dataset's templates may have changed.
+
+    ``.zmetadata`` alone is not enough: a rewrite with the same shapes has the same metadata.
+    ``peak_to_peak`` (units x channels) follows every template, and with ``unit_ids`` and
+    ``best_channel_index`` it is small and already read for the catalogue rows, so the
+    fingerprint costs no template chunk.
+    """
+    digest = hashlib.sha256(storage.read_bytes(f"{fmt.dataset_key(key)}/{fmt.CONSOLIDATED_KEY}"))
+    for name in ("unit_ids", "best_channel_index", "peak_to_peak"):
+        digest.update(np.ascontiguousarray(group[name][:]).tobytes())
+    return digest.hexdigest()
+
+
+def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
+                    previous: PreviousPreviews | None = None) -> tuple[pd.DataFrame, dict, bytes]:
+    """Read every complete dataset; return the catalogue, the manifest's datasets part and
+    the preview rows (csv order)."""
+    previous = previous if previous is not None else PreviousPreviews(storage)
+    frames, summaries, previews = [], {}, []
+    reused = 0
+    progress = tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False)
+    for key in progress:
         group = open_dataset(storage, key)
-        frames.append(dataset_rows(group, key, bucket))
-        summaries[key] = dataset_summary(group)
+        rows = dataset_rows(group, key, bucket)
+        frames.append(rows)
+        fingerprint = dataset_fingerprint(storage, key, group)
+        summaries[key] = {**dataset_summary(group), "fingerprint": fingerprint}
+        data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
+                                            rows["best_channel_index"])
+        previews.append(data)
+        reused += was_reused
+        progress.set_postfix(previews_reused=reused)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.COLUMNS))
-    return table, summaries
+    return table, summaries, b"".join(previews)
 
 
 def catalogue_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -107,7 +137,7 @@ def catalogue_csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dict:
-    """Write ``templates.csv`` then ``library.json`` for all complete datasets under ``storage``.
+    """Write the previews, ``templates.csv``, then ``library.json`` for all complete datasets.
 
     Each file replaces its predecessor atomically (see :meth:`LibraryStorage.write_bytes`).
 
@@ -116,8 +146,10 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
     dict
         The manifest that was written.
     """
-    table, summaries = build_catalogue(storage, bucket)
+    previous = PreviousPreviews(storage)
+    table, summaries, preview_rows = build_catalogue(storage, bucket, previous)
     csv_bytes = catalogue_csv_bytes(table)
+    previews = write_shards(storage, preview_rows)
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "zarr_format": fmt.ZARR_FORMAT,
@@ -125,7 +157,9 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
         "templates_csv_sha256": hashlib.sha256(csv_bytes).hexdigest(),
         "template_count": int(len(table)),
         "datasets": summaries,
+        "previews": previews,
     }
     storage.write_bytes(fmt.CATALOGUE_FILE, csv_bytes)
     storage.write_bytes(fmt.MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    remove_stale_shards(storage, previous, previews)
     return manifest

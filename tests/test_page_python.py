@@ -21,6 +21,18 @@ from templatelib.zarr_reader import DataError
 run = asyncio.run
 
 
+def preview_requests(table, ids):
+    rows = table.set_index("template_id", drop=False).loc[list(ids)]
+    return [{"template_id": r.template_id, "dataset": r.dataset, "template_index": int(r.template_index),
+             "best_channel_index": int(r.best_channel_index)} for r in rows.itertuples()]
+
+
+def thumbnails(browser, table, ids):
+    from templatelib.preview import previews_from_chunks
+
+    return run(previews_from_chunks(browser.reader, preview_requests(table, ids)))
+
+
 @pytest.fixture(scope="module")
 def served(small_library):
     with start_data_server(small_library.path) as server:
@@ -120,11 +132,12 @@ def test_view_of_k_templates_costs_k_requests_plus_metadata(served, catalogue):
     assert after_load == 2  # templates.csv + library.json
     one_dataset = catalogue[catalogue["dataset"] == catalogue["dataset"].iloc[0]]
     ids = one_dataset["template_id"].tolist()[:4]
-    svgs = run(browser.thumbnails(ids))
-    assert set(svgs) == set(ids) and all('aria-label="Waveform of' in s for s in svgs.values())
+    answer = thumbnails(browser, catalogue, ids)
+    assert [a["template_id"] for a in answer] == ids
+    assert all(len(a["preview"]["steps"]) == fmt.PREVIEW_SAMPLES for a in answer)
     # 1 .zmetadata + probe x and y once for the dataset, then one chunk per template
     assert browser.stats()["requests"] - after_load == 3 + len(ids)
-    run(browser.thumbnails(ids))
+    thumbnails(browser, catalogue, ids)
     assert browser.stats()["requests"] - after_load == 3 + len(ids)  # cached
 
 
@@ -175,9 +188,9 @@ def test_corrupt_chunk_is_reported(tmp_path):
         browser = TemplateBrowser(server.url)
         run(browser.load())
         with pytest.raises(DataError, match="is corrupt"):
-            run(browser.thumbnails([row["template_id"]]))
+            thumbnails(browser, table, [row["template_id"]])
         # the other templates still read
-        assert run(browser.thumbnails([table.iloc[0]["template_id"]]))
+        assert thumbnails(browser, table, [table.iloc[0]["template_id"]])
 
 
 def test_malformed_csv_over_http(tmp_path):
@@ -190,13 +203,13 @@ def test_malformed_csv_over_http(tmp_path):
 
 
 def test_hostile_strings_are_escaped_in_svg():
-    from templatelib.plots_svg import template_view_svg, thumbnail_svg
+    from templatelib.plots_svg import template_view_svg
 
     hostile = '<img src=x onerror=alert(1)>"'
     template = np.random.default_rng(0).normal(size=(240, 4)).astype("f4")
     positions = np.array([[0, 0], [0, 20], [32, 0], [32, 20]], float)
-    for svg in (thumbnail_svg(template, hostile), template_view_svg(template, positions, 30000.0, 90, hostile)):
-        assert "<img" not in svg and "&lt;img src=x onerror=alert(1)&gt;&quot;" in svg
+    svg = template_view_svg(template, positions, 30000.0, 90, hostile)
+    assert "<img" not in svg and "&lt;img src=x onerror=alert(1)&gt;&quot;" in svg
 
 
 def test_source_must_be_http():
@@ -257,31 +270,64 @@ def test_snippet_for_empty_selection_and_csv(catalogue):
     assert "the public library" in python_snippet(catalogue, ids, fmt.PUBLIC_HTTP_ROOT)
 
 
-# ---- the pandas-free preview of the first page ----
+# ---- previews from chunks (libraries without preview shards), before pandas ----
 
-def test_preview_matches_the_first_query_page(served, small_library):
-    from templatelib.preview import preview
+def test_chunk_previews_equal_the_published_shard(served, small_library, catalogue):
+    from templatelib.preview import as_json, decode_rows
+    from templatelib.zarr_reader import LibraryReader
+
+    shard = as_json(decode_rows(open(f"{small_library.path}/{fmt.preview_shard_key(0)}", "rb").read()))
+    ids = catalogue["template_id"].tolist()[:5] + catalogue["template_id"].tolist()[-3:]
+    browser = TemplateBrowser(reader=LibraryReader(served.url))
+    answer = thumbnails(browser, catalogue, ids)
+    assert {a["template_id"]: a["preview"] for a in answer} == {t: shard[t] for t in ids}
+
+
+def test_chunk_previews_of_a_live_csv_get_fallback_ids(served, catalogue):
+    from templatelib.preview import previews_from_chunks
+    from templatelib.zarr_reader import LibraryReader
+
+    rows = [{"template_id": None, "dataset": d, "template_index": int(i), "best_channel_index": None}
+            for d, i in zip(catalogue["dataset"][:3], catalogue["template_index"][:3])]
+    answer = run(previews_from_chunks(LibraryReader(served.url), rows))
+    assert [a["template_id"] for a in answer] == [
+        fmt.fallback_template_id(d, i) for d, i in zip(catalogue["dataset"][:3], catalogue["template_index"][:3])
+    ]
+
+
+@pytest.mark.parametrize("row, words", [
+    ({"template_id": None, "dataset": "../secret", "template_index": 0}, "is not a dataset name"),
+    ({"template_id": None, "dataset": "a/b", "template_index": 0}, "is not a dataset name"),
+    ({"template_id": "XYZ", "dataset": "d", "template_index": 0}, "not 16 hex characters"),
+    ({"template_id": None, "dataset": "d", "template_index": -1}, "is not a row"),
+    ({"template_id": None, "dataset": "d", "template_index": "0"}, "is not a row"),
+    ("not an object", "not an object"),
+])
+def test_chunk_preview_requests_are_checked(served, row, words):
+    from templatelib.preview import previews_from_chunks
     from templatelib.zarr_reader import LibraryReader
 
     reader = LibraryReader(served.url)
-    csv_bytes = run(reader.catalogue_bytes())
-    first = run(preview(reader, csv_bytes, 5))
-    browser = TemplateBrowser(reader=reader, catalogue=csv_bytes)
+    with pytest.raises(ValueError, match=words):
+        run(previews_from_chunks(reader, [row]))
+    assert reader.fetcher.requests == 0  # refused before any request
+
+
+def test_worker_api_answers_previews_in_words(served):
+    import json
+
+    from templatelib import worker_api
+
+    worker_api.start(served.url)
+    answer = json.loads(run(worker_api.call("preview_rows", json.dumps({"rows": "nope"}))))
+    assert answer == {"ok": False, "error": {"kind": "input", "message": answer["error"]["message"]}}
+    assert "at most 200 rows" in answer["error"]["message"]
+
+
+def test_query_rows_carry_their_csv_row(served, catalogue):
+    browser = TemplateBrowser(served.url)
     run(browser.load())
-    page = browser.query(limit=5)["rows"]
-    assert first["rows"] == page
-    assert set(first["thumbnails"]) == {r["template_id"] for r in page}
-    requests = browser.stats()["requests"]
-    run(browser.thumbnails([r["template_id"] for r in page]))
-    assert browser.stats()["requests"] == requests  # the preview's templates are reused
-
-
-def test_preview_of_live_csv_uses_fallback_ids_and_declines_bad_csv(catalogue):
-    from templatelib.preview import first_rows
-
-    live = catalogue[list(fmt.LIVE_COLUMNS)].to_csv(index=False).encode()
-    rows = first_rows(live, 3)
-    assert [r["template_id"] for r in rows] == [
-        fmt.fallback_template_id(d, i) for d, i in zip(catalogue["dataset"][:3], catalogue["template_index"][:3])
-    ]
-    assert first_rows(b"a,b\n1,2\n", 3) is None
+    page = browser.query(sort_by="amplitude_uv", descending=True, limit=5)["rows"]
+    for row in page:
+        assert catalogue.iloc[row["row"]]["template_id"] == row["template_id"]
+        assert row["template_index"] == catalogue.iloc[row["row"]]["template_index"]

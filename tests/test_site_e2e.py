@@ -41,7 +41,8 @@ BOOT_TIMEOUT = 90_000
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=6, seed=2, compressor="zlib")
+    # 32 rows: more than one page of 25.
+    storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=10, seed=2, compressor="zlib")
     templates, meta = synthesize_dataset(SyntheticPlan("hostile", "np1"), 2, seed=9)
     meta.brain_area = [HOSTILE, "CA1"]
     write_dataset(storage, "hostile_<b>bold<b>", templates, meta, WriteOptions(compressor="zlib"))
@@ -55,9 +56,13 @@ def catalogue(library):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True)
-    with RunningServer(make_server(out, "127.0.0.1", 0, cors=False, index=True)) as server:
+def site_dir(tmp_path_factory):
+    return build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True)
+
+
+@pytest.fixture(scope="module")
+def site(site_dir):
+    with RunningServer(make_server(site_dir, "127.0.0.1", 0, cors=False, index=True)) as server:
         yield server
 
 
@@ -96,7 +101,7 @@ def count_status(page):
 
 
 def wait_ready(page):
-    expect(page.get_by_role("status").filter(has_text="Ready")).to_be_visible(timeout=BOOT_TIMEOUT)
+    expect(page.get_by_role("status").filter(has_text=re.compile("^Ready$"))).to_be_visible(timeout=BOOT_TIMEOUT)
 
 
 def test_catalogue_count_query_thumbnails_and_view(page, site, data, catalogue):
@@ -115,7 +120,7 @@ def test_catalogue_count_query_thumbnails_and_view(page, site, data, catalogue):
     first_id = page.get_by_role("button", name=re.compile("^View ")).first.text_content()
     page.get_by_role("button", name=f"View {first_id}").click()
     view = page.get_by_role("region", name="Template view")
-    expect(view.get_by_role("img", name=re.compile(f"^Waveform of {first_id}"))).to_be_visible(timeout=30_000)
+    expect(view.get_by_role("img", name=re.compile(f"^Waveform {first_id}"))).to_be_visible(timeout=30_000)
     expect(view).to_contain_text("amplitude_uv")
 
 

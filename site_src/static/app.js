@@ -1,19 +1,25 @@
 // The UI thread: renders and forwards events to the Python worker; it never runs Python.
 // Every string from the data or the URL goes through textContent, never innerHTML; the only
-// markup inserted is the SVG the page's Python built with every string escaped.
+// markup inserted is the template view's SVG, which the page's Python built with every
+// string escaped. Thumbnails are drawn by previews.js (one renderer for the whole page).
+//
+// Speed: the worker (Pyodide) starts first; meanwhile this thread fetches templates.csv
+// (streamed), library.json and the first preview shard, and paints the first page of rows
+// with their waveforms without waiting for Python (docs/site.md "How the page starts").
 "use strict";
 
-(function () {
+(function (HTL) {
   const config = JSON.parse(document.getElementById("site-config").textContent);
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = config.pageSize || 25;
+  const COLUMNS = config.resultColumns;  // [[name, title, kind], ...] from the generator
 
   // ---- state (mirrored in the URL so every view can be shared and reloaded) ----
   const params = new URLSearchParams(location.search);
   const state = {
     source: params.get("source") || config.defaultSource,
     q: params.get("q") || "",
-    sel: (params.get("sel") || "").split(",").map((s) => s.trim()).filter(Boolean),
+    sel: [...new Set((params.get("sel") || "").split(",").map((s) => s.trim()).filter(Boolean))],
     view: params.get("view") || "",
     sort: params.get("sort") || "",
     desc: params.get("desc") === "1",
@@ -22,6 +28,8 @@
   let info = null;
   let count = 0;
   let renderToken = 0;
+  let previews = null;        // HTL.PreviewStore once library.json is known
+  let previewsReady = null;   // Promise<PreviewStore|null>
 
   function writeURL() {
     const p = new URLSearchParams();
@@ -36,8 +44,29 @@
     history.replaceState(null, "", location.pathname + (qs ? "?" + qs : ""));
   }
 
-  // ---- worker ----
-  const worker = new Worker(new URL(config.workerURL, location.href));
+  // ---- source ----
+  function sourceIsValid() {
+    try {
+      const url = new URL(state.source);
+      return /^https?:$/.test(url.protocol);
+    } catch (e) {
+      return false;
+    }
+  }
+  function showSource() {
+    const label = $("source-label");
+    const host = new URL(state.source).hostname;
+    let kind = "custom";
+    if (state.source.replace(/\/?$/, "/") === config.publicSource) kind = "public";
+    else if (host === "localhost" || host.startsWith("127.") || host === "[::1]") kind = "local";
+    label.textContent = kind === "public" ? "public library (spikeinterface-template-database)" : kind + ": " + state.source;
+    label.dataset.kind = kind;
+  }
+  const validSource = sourceIsValid();
+  const sourceRoot = validSource ? state.source.replace(/\/?$/, "/") : "";
+
+  // ---- worker: started before anything else so Pyodide's boot overlaps everything below ----
+  const worker = validSource ? new Worker(new URL(config.workerURL, location.href)) : null;
   const pending = new Map();
   let nextId = 1;
   function call(method, args) {
@@ -50,31 +79,23 @@
 
   const STAGES = { runtime: "Starting Python…", packages: "Loading packages…", catalogue: "Reading catalogue…" };
   let busy = 0;
+  let stageText = "Starting Python…";
+  let previewNote = "";
   function setStage(text, kind) {
+    stageText = text;
     const el = $("stage");
-    el.textContent = text;
+    el.textContent = previewNote && kind !== "error" ? text + " · " + previewNote : text;
     el.dataset.kind = kind || "";
+  }
+  function notePreviewProblem(problem) {
+    if (!problem || previewNote) return;
+    previewNote = "previews unavailable (" + problem + "), thumbnails come from the templates";
+    setStage(stageText, $("stage").dataset.kind);
   }
   function dataBusy(delta) {
     busy += delta;
     if (info) setStage(busy > 0 ? "Loading data…" : "Ready", busy > 0 ? "busy" : "ready");
   }
-
-  worker.onmessage = (event) => {
-    const msg = event.data;
-    if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
-    else if (msg.type === "preview") onPreview(msg);
-    else if (msg.type === "ready") onReady(msg.info);
-    else if (msg.type === "fatal") showFatal(msg.error);
-    else if (msg.type === "result") {
-      const waiter = pending.get(msg.id);
-      pending.delete(msg.id);
-      if (!waiter) return;
-      if (msg.ok) waiter.resolve(msg.result);
-      else waiter.reject(msg.error);
-    }
-  };
-  worker.onerror = (event) => showFatal({ kind: "internal", message: event.message || "the worker failed to start" });
 
   function describeError(error) {
     if (!error) return "Unknown error";
@@ -96,51 +117,174 @@
     $("count").textContent = "0 templates";
   }
 
-  // ---- start ----
-  function showSource() {
-    const label = $("source-label");
-    let kind = "custom";
-    let host = "";
-    try {
-      const url = new URL(state.source);
-      host = url.hostname;
-      if (!/^https?:$/.test(url.protocol)) throw new Error("bad scheme");
-    } catch (e) {
-      return false;
-    }
-    if (state.source.replace(/\/?$/, "/") === config.publicSource) kind = "public";
-    else if (host === "localhost" || host.startsWith("127.") || host === "[::1]") kind = "local";
-    label.textContent = kind === "public" ? "public library (spikeinterface-template-database)" : kind + ": " + state.source;
-    label.dataset.kind = kind;
-    return true;
-  }
-
-  if (!showSource()) {
-    $("source-label").textContent = state.source;
-    showFatal({ kind: "input", message: "?source= must be an http(s) URL of a library root, not " + JSON.stringify(state.source) });
-  } else {
+  if (worker) {
+    worker.onmessage = (event) => {
+      const msg = event.data;
+      if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+      else if (msg.type === "ready") onReady(msg.info);
+      else if (msg.type === "fatal") showFatal(msg.error);
+      else if (msg.type === "result") {
+        const waiter = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (!waiter) return;
+        if (msg.ok) waiter.resolve(msg.result);
+        else waiter.reject(msg.error);
+      }
+    };
+    worker.onerror = (event) => showFatal({ kind: "internal", message: event.message || "the worker failed to start" });
     worker.postMessage({ type: "init", config: {
       pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
       wheelURL: new URL(config.wheelURL, location.href).href,
       source: state.source,
-      pageSize: PAGE_SIZE,
-      // Only the default view is the csv's first rows in file order.
-      preview: !state.q && !state.sort && state.page === 0,
     } });
   }
 
-  function onPreview(first) {
-    if (info) return;
-    renderRows(first.rows);
-    $("count").textContent = "Counting templates…";
-    for (const slot of document.querySelectorAll(".thumb-slot")) {
-      const svg = first.thumbnails[slot.dataset.id];
-      if (svg) { slot.innerHTML = svg; slot.removeAttribute("aria-busy"); }
-    }
-    for (const box of document.querySelectorAll("#rows input, #rows button")) box.disabled = true;
-    performance.mark("htl-first-waveform");
+  // ---- first paint: rows and waveforms before Python ----
+  // Only the default order is the csv's file order, so only then can rows be painted early.
+  const earlyPaint = !state.q && !state.sort;
+
+  async function fetchLibraryObject(name) {
+    // "no-cache": revalidate (ETag), so a republished catalogue is never shown stale.
+    return fetch(sourceRoot + name, { cache: "no-cache" });
   }
 
+  function csvRowObjects(parser, first, last) {
+    const header = parser.rows[0];
+    const index = Object.fromEntries(header.map((name, i) => [name.trim(), i]));
+    if (!("dataset" in index) || !("template_index" in index)) return null;
+    const out = [];
+    // parser.rows[0] is the header, so catalogue row k is parser.rows[k + 1].
+    for (let k = first; k <= last && k + 1 < parser.rows.length; k++) {
+      const cells = parser.rows[k + 1];
+      const row = { row: k };
+      for (const [name, , kind] of COLUMNS) {
+        const raw = name in index ? (cells[index[name]] ?? "").trim() : "";
+        row[name] = kind === "text" ? raw : raw === "" || !isFinite(Number(raw)) ? null : Number(raw);
+      }
+      row.template_index = Number(cells[index.template_index]);
+      row.best_channel_index = "best_channel_index" in index ? Number(cells[index.best_channel_index]) : null;
+      out.push(row);
+    }
+    return out;
+  }
+
+  async function firstPaint() {
+    const csvPromise = fetchLibraryObject(config.catalogueFile);
+    const manifestPromise = fetchLibraryObject(config.manifestFile).catch(() => null);
+    const shardPromise = fetchLibraryObject(config.previewFormat.dir + "/0.bin").catch(() => null);
+    previewsReady = (async () => {
+      const response = await manifestPromise;
+      let manifestBytes = null, manifest = null;
+      if (response && response.ok) {
+        manifestBytes = new Uint8Array(await response.arrayBuffer());
+        try { manifest = JSON.parse(new TextDecoder().decode(manifestBytes)); } catch (e) { manifest = null; }
+      }
+      handOver.manifest = manifestBytes;
+      if (manifestBytes) firstObjects[config.manifestFile] = { bytes: manifestBytes, type: "application/json" };
+      handOver.manifestMissing = !!response && (response.status === 404 || response.status === 403);
+      previews = new HTL.PreviewStore(sourceRoot, manifest);
+      const shard = await shardPromise;
+      if (previews.usable && shard && shard.ok) {
+        const length = Number(shard.headers.get("content-length") || 0);
+        if (length <= HTL.MAX_SHARD_BYTES) {
+          const buffer = await shard.arrayBuffer();
+          firstObjects[config.previewFormat.dir + "/0.bin"] = { bytes: buffer.slice(0), type: "application/octet-stream" };
+          previews.adopt(0, buffer);
+        }
+      }
+      return previews;
+    })();
+
+    let response;
+    try {
+      response = await csvPromise;
+    } catch (e) {
+      return handOver.resolve();  // Python fetches it again and explains the failure in words
+    }
+    if (!response.ok) return handOver.resolve();
+    const parser = new HTL.CsvStreamParser();
+    const first = state.page * PAGE_SIZE;
+    let painted = !earlyPaint;
+    const bytes = await HTL.readCsvStream(response, parser, (p) => {
+      if (painted || p.error || p.rows.length === 0) return;
+      if (p.rows.length > first + PAGE_SIZE) {
+        painted = true;
+        paintEarlyRows(csvRowObjects(p, first, first + PAGE_SIZE - 1));
+      }
+    });
+    if (!painted && !parser.error && parser.rows.length > 1 && earlyPaint) {
+      paintEarlyRows(csvRowObjects(parser, first, first + PAGE_SIZE - 1));
+    }
+    handOver.csv = bytes;
+    firstObjects[config.catalogueFile] = { bytes, type: "text/csv; charset=utf-8" };
+    await previewsReady;
+    handOver.resolve();
+    if (previews.usable && handOver.manifest) {
+      const manifest = JSON.parse(new TextDecoder().decode(handOver.manifest));
+      if ((await HTL.sha256Hex(bytes)) !== manifest.templates_csv_sha256) {
+        notePreviewProblem("templates.csv does not match library.json");
+      }
+    }
+  }
+
+  // What the first paint fetched, filed for offline use once the service worker is there.
+  const firstObjects = {};
+  // What the UI thread fetched, handed to Python so nothing is fetched twice.
+  const handOver = { csv: null, manifest: null, manifestMissing: false, done: false };
+  handOver.promise = new Promise((resolve) => { handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } }; });
+
+  async function paintEarlyRows(rows) {
+    if (!rows || info) return;
+    const hasIds = rows.every((r) => typeof r.template_id === "string" && /^[0-9a-f]{16}$/.test(r.template_id));
+    const earlyToken = renderToken;
+    if (hasIds) {
+      renderRows(rows);
+      $("count").textContent = "Showing the first rows · queries start once Python has loaded";
+    }
+    const store = await previewsReady;
+    if (info || renderToken !== earlyToken) return;
+    const found = hasIds ? await store.lookup(rows) : {};
+    if (info || renderToken !== earlyToken) return;
+    if (hasIds && Object.keys(found).length === rows.length) {
+      drawThumbnails(found);
+      return;
+    }
+    notePreviewProblem(store.problem || "library.json lists no previews");
+    // No usable previews: Python draws the data for them from the template chunks, before pandas.
+    try {
+      const answer = await call("preview_rows", { rows: rows.map(previewRequest) });
+      if (info || renderToken !== earlyToken) return;
+      if (!hasIds) {
+        rows.forEach((r, k) => { r.template_id = answer[k].template_id; });
+        renderRows(rows);
+        $("count").textContent = "Showing the first rows · queries start once Python has loaded";
+      }
+      drawThumbnails(Object.fromEntries(answer.map((a) => [a.template_id, a.preview])));
+    } catch (error) {
+      // The full load that follows reports problems in words.
+    }
+  }
+
+  function previewRequest(row) {
+    return { template_id: row.template_id || null, dataset: row.dataset, template_index: row.template_index,
+      best_channel_index: row.best_channel_index };
+  }
+
+  function drawThumbnails(found) {
+    let drawn = 0;
+    for (const slot of document.querySelectorAll(".thumb-slot")) {
+      const preview = found[slot.dataset.id];
+      if (!preview || slot.dataset.drawn === "1") continue;
+      slot.textContent = "";
+      slot.append(HTL.sparkline(slot.dataset.id, preview));
+      slot.dataset.drawn = "1";
+      slot.removeAttribute("aria-busy");
+      drawn++;
+    }
+    if (drawn && !performance.getEntriesByName("htl-first-waveform").length) performance.mark("htl-first-waveform");
+  }
+
+  // ---- Python is ready ----
   function onReady(libraryInfo) {
     info = libraryInfo;
     setStage("Ready", "ready");
@@ -151,12 +295,12 @@
       $("library-info").textContent = "· " + info.count + " templates";
     }
     fillFilters();
-    $("query").value = state.q;
     performance.mark("htl-catalogue-loaded");
     runQuery(false).then(() => {
       if (state.view) openView(state.view);
     });
     refreshBasket();
+    HTL.registerOffline(config, sourceRoot, firstObjects);
   }
 
   // ---- quick filters ----
@@ -176,7 +320,7 @@
     hint("f-snr-min", "signal_to_noise_ratio"); hint("f-spikes-min", "spikes_per_unit");
   }
   function pyString(text) {
-    return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+    return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n").replace(/\r/g, "\\r") + "'";
   }
   function filterExpression() {
     const parts = [];
@@ -202,10 +346,13 @@
     state.page = 0;
     runQuery(true);
   }
+  $("query").value = state.q;
   $("query-form").addEventListener("submit", (event) => { event.preventDefault(); submitQuery(); });
   $("clear-query").addEventListener("click", () => {
     $("query").value = "";
     for (const el of $("filters").querySelectorAll("input, select")) el.value = "";
+    state.sort = "";
+    state.desc = false;
     submitQuery();
   });
   $("prev-page").addEventListener("click", () => { if (state.page > 0) { state.page--; runQuery(true); } });
@@ -236,7 +383,7 @@
       renderRows(result.rows);
       performance.mark("htl-catalogue-queryable");
       writeURL();
-      loadThumbnails(result.rows.map((r) => r.template_id), token);
+      loadThumbnails(result.rows, token);
     } catch (error) {
       if (token !== renderToken) return;
       $("query-error").textContent = describeError(error);
@@ -250,12 +397,31 @@
     return String(value);
   }
 
+  function updatePager() {
+    const pages = Math.max(1, Math.ceil(count / PAGE_SIZE));
+    $("page-label").textContent = info ? "Page " + (state.page + 1) + " of " + pages : "Page " + (state.page + 1);
+    $("prev-page").disabled = !info || state.page === 0;
+    $("next-page").disabled = !info || state.page + 1 >= pages;
+    for (const th of document.querySelectorAll("#results-table th[aria-sort]")) {
+      const column = th.querySelector("button").dataset.column;
+      th.setAttribute("aria-sort", column === state.sort ? (state.desc ? "descending" : "ascending") : "none");
+    }
+  }
+
   function renderRows(rows) {
     const body = $("rows");
+    const shown = [...body.querySelectorAll("tr")].map((tr) => tr.dataset.id);
+    // Python taking over the rows the first paint showed: keep them (no flicker, no refetch).
+    if (shown.length === rows.length && rows.every((r, k) => r.template_id === shown[k])) {
+      rows.forEach((r, k) => { body.children[k].dataset.row = String(r.row); });
+      updatePager();
+      return;
+    }
     body.textContent = "";
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.id = row.template_id;
+      tr.dataset.row = String(row.row);
       const pick = document.createElement("input");
       pick.type = "checkbox";
       pick.checked = state.sel.includes(row.template_id);
@@ -278,41 +444,37 @@
       open.addEventListener("click", () => openView(row.template_id));
       tdId.append(open);
       tr.append(tdPick, tdThumb, tdId);
-      const cells = [
-        [row.dataset, "dataset"], [row.brain_area, ""], [fmt(row.depth_along_probe, 0), "num"],
-        [fmt(row.amplitude_uv, 1), "num"], [fmt(row.signal_to_noise_ratio, 1), "num"],
-        [fmt(row.spikes_per_unit), "num"], [row.probe, ""],
-      ];
-      for (const [text, cls] of cells) {
+      for (const [name, , kind, digits] of COLUMNS) {
+        if (name === "template_id") continue;
         const td = document.createElement("td");
-        td.textContent = text;
-        if (cls) td.className = cls;
-        if (cls === "dataset") td.title = text;
+        td.textContent = kind === "text" ? fmt(row[name]) : fmt(row[name], digits === null ? undefined : digits);
+        if (kind !== "text") td.className = "num";
+        if (name === "dataset") { td.className = "dataset"; td.title = td.textContent; }
         tr.append(td);
       }
       body.append(tr);
     }
-    const pages = Math.max(1, Math.ceil(count / PAGE_SIZE));
-    $("page-label").textContent = "Page " + (state.page + 1) + " of " + pages;
-    $("prev-page").disabled = state.page === 0;
-    $("next-page").disabled = state.page + 1 >= pages;
-    for (const th of document.querySelectorAll("#results-table th[aria-sort]")) {
-      const column = th.querySelector("button").dataset.column;
-      th.setAttribute("aria-sort", column === state.sort ? (state.desc ? "descending" : "ascending") : "none");
-    }
+    updatePager();
   }
 
-  async function loadThumbnails(ids, token) {
-    if (!ids.length) return;
+  async function loadThumbnails(rows, token) {
+    const missing = rows.filter((r) => {
+      const slot = document.querySelector(`.thumb-slot[data-id="${CSS.escape(String(r.template_id))}"]`);
+      return slot && slot.dataset.drawn !== "1";
+    });
+    if (!missing.length) return;
     dataBusy(1);
     try {
-      const svgs = await call("thumbnails", { template_ids: ids });
+      const store = await previewsReady;
+      const found = store ? await store.lookup(missing) : {};
       if (token !== renderToken) return;
-      for (const slot of document.querySelectorAll(".thumb-slot")) {
-        const svg = svgs[slot.dataset.id];
-        if (svg) { slot.innerHTML = svg; slot.removeAttribute("aria-busy"); }
-      }
-      if (!performance.getEntriesByName("htl-first-waveform").length) performance.mark("htl-first-waveform");
+      drawThumbnails(found);
+      const rest = missing.filter((r) => !found[r.template_id]);
+      if (!rest.length) return;
+      if (store) notePreviewProblem(store.problem);
+      const answer = await call("preview_rows", { rows: rest.map(previewRequest) });
+      if (token !== renderToken) return;
+      drawThumbnails(Object.fromEntries(answer.map((a) => [a.template_id, a.preview])));
     } catch (error) {
       if (token === renderToken) $("query-error").textContent = "Waveforms: " + describeError(error);
     } finally {
@@ -349,6 +511,20 @@
     }
   }
 
+  HTL.app = { state, call, openView, writeURL, describeError, isReady: () => info !== null };
+  if (!validSource) {
+    $("source-label").textContent = state.source;
+    showFatal({ kind: "input", message: "?source= must be an http(s) URL of a library root, not " + JSON.stringify(state.source) });
+  } else {
+    showSource();
+    updatePager();
+    firstPaint().catch(() => handOver.resolve());
+    handOver.promise.then(() => {
+      worker.postMessage({ type: "catalogue", csv: handOver.csv, manifest: handOver.manifest,
+        manifestMissing: handOver.manifestMissing });
+    });
+  }
+
   // ---- basket ----
   function toggleSelection(templateId, on) {
     const at = state.sel.indexOf(templateId);
@@ -360,8 +536,10 @@
     writeURL();
     refreshBasket();
   }
+  HTL.app.toggleSelection = toggleSelection;
 
   async function refreshBasket() {
+    $("basket-count").textContent = "(" + state.sel.length + ")";
     if (!info) return;
     if (state.sel.length) {
       const known = await call("known_ids", { template_ids: state.sel });
@@ -418,4 +596,4 @@
   });
 
   window.__htl = { state, call };
-})();
+})(self.HTL = self.HTL || {});

@@ -1,12 +1,22 @@
 // The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes.
-// Messages in:  {type: "init", config} | {type: "call", id, method, args}
+// Messages in:  {type: "init", config} | {type: "catalogue", csv, manifest, manifestMissing}
+//               {type: "call", id, method, args}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
 //               {type: "result", id, ok, result | error}
+//
+// Two gates: `booted` (runtime, numpy, zarr and the page's wheel: enough to read templates)
+// and `ready` (pandas imported and the catalogue loaded: enough to query). Methods that need
+// no pandas (EARLY_METHODS) only wait for `booted`, so thumbnails of a library without
+// previews never wait for pandas.
 /* global loadPyodide, importScripts */
 "use strict";
 
+const EARLY_METHODS = new Set(["preview_rows"]);
 let api = null;
+let booted = null;
 let ready = null;
+let catalogueArrived;
+const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
 
 function stage(name, detail) {
   self.postMessage({ type: "stage", stage: name, detail: detail || "" });
@@ -15,47 +25,59 @@ function stage(name, detail) {
 async function boot(config) {
   stage("runtime", "Starting Python");
   importScripts(config.pyodideIndexURL + "pyodide.js");
-  const pyodide = await loadPyodide({ indexURL: config.pyodideIndexURL });
-  stage("packages", "Loading packages");
-  // One call: the lock file's packages and our own wheel download in parallel.
-  await pyodide.loadPackage(["numpy", "pandas", "zarr", config.wheelURL], {
-    messageCallback: () => {},
-    errorCallback: (msg) => console.warn(msg),
+  // `packages` makes loadPyodide fetch these while the runtime itself is still starting.
+  const pyodide = await loadPyodide({
+    indexURL: config.pyodideIndexURL,
+    packages: ["numpy", "zarr", config.wheelURL],
   });
+  // pandas downloads and installs in the background; only `load` (queries) waits for it.
+  const pandas = pyodide.loadPackage(["pandas"], { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
+  const module = pyodide.pyimport("templatelib.worker_api");
+  module.start(config.source);
+  api = module;
+  return { pyodide, pandas };
+}
+
+async function load(bootPromise) {
+  const { pyodide, pandas } = await bootPromise;
+  stage("packages", "Loading packages");
+  await pandas;
+  const handed = await catalogue;
   stage("catalogue", "Reading catalogue");
-  api = pyodide.pyimport("templatelib.worker_api");
-  api.start(config.source);
-  if (config.preview) {
-    // First rows and waveforms before pandas is imported (see templatelib/preview.py).
-    const first = JSON.parse(await api.preview(config.pageSize || 25));
-    if (first) self.postMessage({ type: "preview", ...first });
-  }
+  const toPy = (bytes) => (bytes ? pyodide.toPy(bytes) : null);
+  api.provide(toPy(handed.csv), toPy(handed.manifest), !!handed.manifestMissing);
   const answer = JSON.parse(await api.call("load", "{}"));
   if (!answer.ok) throw answer.error;
   return answer.result;
 }
 
+function asError(error) {
+  return error && error.kind ? error : { kind: "internal", message: String((error && error.message) || error) };
+}
+
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg.type === "init") {
-    ready = boot(msg.config);
+    booted = boot(msg.config);
+    ready = load(booted);
     try {
-      const info = await ready;
-      self.postMessage({ type: "ready", info });
+      self.postMessage({ type: "ready", info: await ready });
     } catch (error) {
-      const payload = error && error.kind ? error : { kind: "internal", message: String(error && error.message || error) };
-      self.postMessage({ type: "fatal", error: payload });
+      self.postMessage({ type: "fatal", error: asError(error) });
     }
+    return;
+  }
+  if (msg.type === "catalogue") {
+    catalogueArrived(msg);
     return;
   }
   if (msg.type === "call") {
     try {
-      await ready;
+      await (EARLY_METHODS.has(msg.method) ? booted : ready);
       const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
       self.postMessage({ type: "result", id: msg.id, ...answer });
     } catch (error) {
-      self.postMessage({ type: "result", id: msg.id, ok: false,
-        error: error && error.kind ? error : { kind: "internal", message: String(error && error.message || error) } });
+      self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
     }
   }
 };

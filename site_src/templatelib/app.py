@@ -15,13 +15,15 @@ import numpy as np
 from . import format as fmt
 from .catalogue import TABLE_COLUMNS, CatalogueError, brain_area_counts, load_catalogue, numeric_ranges
 from .http_fetch import Fetcher, FetchError
-from .plots_svg import template_view_svg, thumbnail_svg
+from .plots_svg import template_view_svg
 from .safe_query import QueryError, run_query
 from .snippet import python_snippet, selection_csv
 from .zarr_reader import DataError, LibraryReader
 
 MAX_PAGE = 200
 DETAIL_FIELDS = fmt.COLUMNS
+#: What each results row carries: the shown columns, and what a thumbnail needs.
+ROW_FIELDS = TABLE_COLUMNS + ("template_index", "best_channel_index")
 
 
 def _json_value(value):
@@ -58,16 +60,21 @@ class TemplateBrowser:
     reader : LibraryReader, optional
         An existing reader, whose cached templates are reused.
     catalogue : bytes, optional
-        ``templates.csv`` already fetched (by the preview).
+        ``templates.csv`` already fetched (by the page's UI thread, for its first paint).
+    manifest : bytes, optional
+        ``library.json`` already fetched; with ``manifest_missing`` the UI thread saw a 404.
     """
 
     def __init__(self, source: str | None = None, fetcher: Fetcher | None = None,
-                 reader: LibraryReader | None = None, catalogue: bytes | None = None):
+                 reader: LibraryReader | None = None, catalogue: bytes | None = None,
+                 manifest: bytes | None = None, manifest_missing: bool = False):
         self.reader = reader or LibraryReader(source, fetcher)
         self.source = self.reader.source
         self.table = None
         self.manifest = None
         self._catalogue_bytes = catalogue
+        self._manifest_bytes = manifest
+        self._manifest_missing = manifest_missing
         self._result = None
         self._result_key = None
 
@@ -77,9 +84,17 @@ class TemplateBrowser:
             return data
         return await self.reader.catalogue_bytes()
 
+    async def _manifest(self) -> dict | None:
+        if self._manifest_bytes is not None:
+            data, self._manifest_bytes = self._manifest_bytes, None
+            return self.reader.parse_manifest(data)
+        if self._manifest_missing:
+            return None
+        return await self.reader.manifest()
+
     async def load(self) -> dict:
-        """Fetch ``templates.csv`` and ``library.json`` together and describe the library."""
-        csv_bytes, manifest = await asyncio.gather(self._catalogue(), self.reader.manifest())
+        """Read ``templates.csv`` and ``library.json`` (handed over or fetched together)."""
+        csv_bytes, manifest = await asyncio.gather(self._catalogue(), self._manifest())
         self.table = load_catalogue(csv_bytes)
         self.manifest = manifest
         return {
@@ -116,9 +131,10 @@ class TemplateBrowser:
         limit = max(1, min(int(limit), MAX_PAGE))
         offset = max(0, min(int(offset), max(len(result) - 1, 0)))
         page = result.iloc[offset: offset + limit]
+        # "row" is the csv row: where the UI thread finds the template's preview.
         rows = [
-            {c: _json_value(v) for c, v in zip(TABLE_COLUMNS, values)}
-            for values in page[list(TABLE_COLUMNS)].itertuples(index=False, name=None)
+            {"row": int(position), **{c: _json_value(v) for c, v in zip(ROW_FIELDS, values)}}
+            for position, values in zip(page.index, page[list(ROW_FIELDS)].itertuples(index=False, name=None))
         ]
         return {"count": int(len(result)), "offset": offset, "rows": rows}
 
@@ -128,16 +144,6 @@ class TemplateBrowser:
         if missing:
             raise KeyError(f"template {missing[0]} is not in this catalogue")
         return indexed.loc[list(template_ids)]
-
-    async def thumbnails(self, template_ids) -> dict:
-        """``template_id -> SVG`` of each template's best channel."""
-        rows = self._rows_for(template_ids)
-        wanted = list(zip(rows["dataset"], rows["template_index"]))
-        arrays = await self.reader.templates(wanted)
-        return {
-            tid: thumbnail_svg(arrays[(fmt.dataset_key(d), int(i))], tid)
-            for tid, d, i in zip(rows["template_id"], rows["dataset"], rows["template_index"])
-        }
 
     async def view(self, template_id: str) -> dict:
         """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""

@@ -67,6 +67,24 @@ ATTR_IN_UV_LEGACY = "is_scaled"
 
 TEMPLATE_ID_LENGTH = 16
 
+#: The template window every live dataset shares: 240 samples, the trough at sample 90.
+TEMPLATE_SAMPLES = 240
+TEMPLATE_NBEFORE = 90
+
+#: Previews: one fixed-size row per catalogue row, in ``templates.csv`` row order, split into
+#: shards of ``PREVIEW_ROWS_PER_SHARD`` rows so that the first page of any library is one
+#: request of at most 64 KiB. A row is ``PREVIEW_ID_BYTES`` of the template_id (its 16 hex
+#: characters as 8 raw bytes), a little-endian float32 scale (stored units per step), then
+#: ``PREVIEW_SAMPLES`` int8 steps of the best channel. See docs/format.md "Previews".
+PREVIEW_DIR = "previews"
+PREVIEW_FORMAT_VERSION = 1
+PREVIEW_ROW_BYTES = 64
+PREVIEW_ID_BYTES = 8
+PREVIEW_SCALE_BYTES = 4
+PREVIEW_SAMPLES = PREVIEW_ROW_BYTES - PREVIEW_ID_BYTES - PREVIEW_SCALE_BYTES  # 52
+PREVIEW_ROWS_PER_SHARD = 1024
+PREVIEW_MAX_STEP = 127
+
 
 def dataset_key(dataset: str) -> str:
     """Return the dataset's folder name with its ``.zarr`` suffix.
@@ -119,6 +137,22 @@ def is_valid_template_id(value: str) -> bool:
         and len(value) == TEMPLATE_ID_LENGTH
         and all(c in "0123456789abcdef" for c in value)
     )
+
+
+def preview_shard_key(shard: int) -> str:
+    """Key of preview shard ``shard`` (rows ``shard * PREVIEW_ROWS_PER_SHARD`` onwards)."""
+    return f"{PREVIEW_DIR}/{int(shard)}.bin"
+
+
+def preview_location(row: int) -> tuple[int, int]:
+    """``(shard, byte offset in that shard)`` of catalogue row ``row``."""
+    shard, within = divmod(int(row), PREVIEW_ROWS_PER_SHARD)
+    return shard, within * PREVIEW_ROW_BYTES
+
+
+def preview_shard_count(rows: int) -> int:
+    """How many shards ``rows`` catalogue rows need (at least one, possibly empty)."""
+    return max(1, -(-int(rows) // PREVIEW_ROWS_PER_SHARD))
 
 
 def missing_live_columns(columns) -> list[str]:

@@ -1,6 +1,7 @@
 """Waveform pictures as SVG, drawn from numpy alone.
 
-SVG keeps matplotlib (seconds to import in Pyodide) off the path to the first waveform, stays
+Only the template view is drawn here; thumbnails are drawn by the page's JavaScript from
+previews (``static/previews.js``). SVG keeps matplotlib (seconds to import in Pyodide) off the path, stays
 crisp at any zoom, and carries its accessible name (``role="img"``, ``aria-label``). Every
 string from the data passes through :func:`html.escape`: a hostile brain area or ID is shown
 as text, never parsed as markup.
@@ -30,20 +31,6 @@ def _scale(values, lo, hi, out_lo, out_hi):
 
 def best_channel(template: np.ndarray) -> int:
     return int(np.argmax(np.ptp(template, axis=0)))
-
-
-def thumbnail_svg(template: np.ndarray, label: str, width: int = 120, height: int = 40) -> str:
-    """Sparkline of the best channel; accessible name ``Waveform of <label>``."""
-    trace = template[:, best_channel(template)]
-    xs = _scale(np.arange(len(trace)), 0, len(trace) - 1, 2, width - 2)
-    lo, hi = float(trace.min()), float(trace.max())
-    ys = _scale(trace, lo, hi, height - 3, 3)
-    name = escape(f"Waveform of {label}", quote=True)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{name}" class="thumb" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f'<polyline fill="none" stroke="{ACCENT}" stroke-width="1.5" points="{_points(xs, ys)}"/></svg>'
-    )
 
 
 def _nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
@@ -141,7 +128,7 @@ def template_view_svg(template, positions, sampling_frequency, nbefore, label) -
     sampling_frequency : float
     nbefore : int
     label : str
-        Used in the accessible name ``Waveform of <label>``.
+        Used in the accessible name ``Waveform <label>: ...``.
     """
     template = np.asarray(template, dtype=float)
     positions = np.asarray(positions, dtype=float)
@@ -149,7 +136,7 @@ def template_view_svg(template, positions, sampling_frequency, nbefore, label) -
     width, height = 760, 300
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="template-view" '
-        f'aria-label="{escape(f"Waveform of {label}: best channel {best} and its neighbours, footprint, probe", quote=True)}" '
+        f'aria-label="{escape(f"Waveform {label}: best channel {best} and its neighbours, footprint, probe", quote=True)}" '
         f'viewBox="0 0 {width} {height}" font-family="system-ui, sans-serif" font-size="11" fill="{INK}">'
     ]
     parts += _waveform_panel(template, positions, best, sampling_frequency, nbefore, (62, 14, 360, 230))

@@ -10,42 +10,67 @@ import json
 
 from .zarr_reader import LibraryReader
 
-METHODS = frozenset({"load", "query", "thumbnails", "view", "snippet", "selection_csv", "known_ids", "stats"})
+METHODS = frozenset({"load", "query", "view", "snippet", "selection_csv", "known_ids", "stats"})
+#: Methods that need no pandas (they run while pandas is still loading).
+EARLY_METHODS = frozenset({"preview_rows"})
 _state: dict = {}
 
 
 def start(source: str) -> None:
     """Point the app at ``source``; raises ValueError for anything but an http(s) URL.
 
-    Imports nothing heavy: pandas is imported by the first :func:`call` (``load``), after
-    :func:`preview` has drawn the first waveforms.
+    Imports nothing heavy: pandas is imported by the first pandas method (``load``).
     """
     _state["reader"] = LibraryReader(source)
-    _state["csv"] = None
+    _state["handed"] = {}
 
 
-async def preview(limit: int = 25) -> str:
-    """JSON of the default first page with thumbnails, or ``null`` when it cannot be had."""
-    from .preview import preview as first_page
+def provide(csv, manifest, manifest_missing: bool = False) -> None:
+    """Take what the UI thread already fetched, so the catalogue is not fetched twice.
 
-    try:
-        reader = _state["reader"]
-        _state["csv"] = await reader.catalogue_bytes()
-        return json.dumps(await first_page(reader, _state["csv"], int(limit)))
-    except Exception:  # the full load that follows reports any problem in words
-        return "null"
+    ``csv`` and ``manifest`` are bytes-like or None (None: fetch it here, and report in words
+    why it cannot be had).
+    """
+    as_bytes = (lambda v: None if v is None else bytes(v.to_py() if hasattr(v, "to_py") else v))  # noqa: E731
+    _state["handed"] = {"catalogue": as_bytes(csv), "manifest": as_bytes(manifest),
+                        "manifest_missing": bool(manifest_missing)}
 
 
 def _browser():
     if "browser" not in _state:
         from .app import TemplateBrowser
 
-        _state["browser"] = TemplateBrowser(reader=_state["reader"], catalogue=_state.pop("csv", None))
+        _state["browser"] = TemplateBrowser(reader=_state["reader"], **_state.pop("handed", {}))
     return _state["browser"]
+
+
+async def _early(method: str, args: dict):
+    from .preview import previews_from_chunks
+
+    if method == "preview_rows":
+        return await previews_from_chunks(_state["reader"], args.get("rows"))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _error_payload(error: BaseException) -> dict:
+    from .http_fetch import FetchError
+    from .zarr_reader import DataError
+
+    if isinstance(error, FetchError):
+        return error.as_dict()
+    kind = "data" if isinstance(error, DataError) else "input" if isinstance(error, (ValueError, KeyError)) else "internal"
+    message = str(error).strip("'\"") if kind != "internal" else f"{type(error).__name__}: {error}"
+    return {"kind": kind, "message": message}
 
 
 async def call(method: str, args_json: str = "{}") -> str:
     """Run ``method`` with keyword arguments from ``args_json``; errors come back as data."""
+    if method in EARLY_METHODS:
+        try:
+            args = json.loads(args_json or "{}")
+            return json.dumps({"ok": True, "result": await _early(method, args if isinstance(args, dict) else {})})
+        except Exception as error:  # words for the user, never a dead page
+            return json.dumps({"ok": False, "error": _error_payload(error)})
     from .app import error_payload
 
     try:

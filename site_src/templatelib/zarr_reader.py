@@ -91,13 +91,21 @@ class LibraryReader:
     async def manifest(self) -> dict | None:
         """``library.json`` when the library has one (the live bucket may not)."""
         try:
-            return json.loads(await self.fetcher.fetch(self.url(fmt.MANIFEST_FILE)))
+            data = await self.fetcher.fetch(self.url(fmt.MANIFEST_FILE))
         except FetchError as error:
             if error.kind == "missing":
                 return None
             raise
+        return self.parse_manifest(data)
+
+    @staticmethod
+    def parse_manifest(data: bytes) -> dict | None:
+        """``library.json``'s content, or None when it is not a JSON object (then unused)."""
+        try:
+            manifest = json.loads(data)
         except ValueError:
             return None
+        return manifest if isinstance(manifest, dict) else None
 
     async def dataset(self, key: str) -> DatasetHandle:
         """Open ``key`` once (concurrent callers share the same request)."""
