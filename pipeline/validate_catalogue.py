@@ -96,6 +96,9 @@ def _row_problems(table: pd.DataFrame, usable: np.ndarray, facts: dict) -> list[
     problems, more = [], 0
     has_ids = "template_id" in table.columns
     has_units = "unit_id" in table.columns
+    # the coerced numbers, not the cells: a column holding one word is read as text ("5.0")
+    indices = pd.to_numeric(table["template_index"], errors="coerce").to_numpy()
+    channels = pd.to_numeric(table["best_channel_index"], errors="coerce").to_numpy()
     for position, row in enumerate(table.itertuples(index=False)):
         if len(problems) >= 4 * MAX_NAMED:
             more += 1
@@ -108,12 +111,12 @@ def _row_problems(table: pd.DataFrame, usable: np.ndarray, facts: dict) -> list[
         info = facts[dataset]
         if "units" not in info or not usable[position]:
             continue  # the dataset or the row's numbers are already reported
-        index = int(row.template_index)
+        index, channel = int(indices[position]), int(channels[position])
         if not 0 <= index < info["units"]:
             problems.append(f"{where}: template_index {index} points at a missing unit of {dataset} ({info['units']} units)")
             continue
-        if not 0 <= int(row.best_channel_index) < info["channels"]:
-            problems.append(f"{where}: best_channel_index {int(row.best_channel_index)} outside 0..{info['channels'] - 1}")
+        if not 0 <= channel < info["channels"]:
+            problems.append(f"{where}: best_channel_index {channel} outside 0..{info['channels'] - 1}")
         unit_ids = info.get("unit_ids")
         if unit_ids is None:
             continue

@@ -423,6 +423,18 @@ def test_nan_noise_is_allowed(fresh_library):
     assert validate_library(fresh_library) == ["library.json: templates_csv_sha256 does not match templates.csv"]
 
 
+def test_text_in_a_number_column_leaves_the_other_rows_checked(fresh_library):
+    table = _csv(fresh_library).astype({"best_channel_index": object, "template_index": object})
+    table.loc[0, "best_channel_index"] = "many"
+    table.loc[1, "best_channel_index"] = "5.0"  # read back as text: the column holds a word
+    table.loc[2, "template_index"] = "99.0"
+    _write_csv(fresh_library, table)
+    problems = _one_line_each(validate_library(fresh_library))
+    assert any(p.startswith("templates.csv line 2: best_channel_index is 'many'") for p in problems)
+    assert any("line 4: template_index 99 points at a missing unit" in p for p in problems), problems
+    assert not any("cannot be checked" in p for p in problems)
+
+
 def test_best_channel_beyond_the_probe_in_csv(fresh_library):
     table = _csv(fresh_library)
     table.loc[0, "best_channel_index"] = 384
