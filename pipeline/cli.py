@@ -60,17 +60,19 @@ def _cmd_consolidate(args) -> int:
 def _cmd_validate(args) -> int:
     from .validate import validate_library
 
-    storage = LibraryStorage(args.root)
-    if not storage.root_exists():
-        print(f"error: {args.root} does not exist", file=sys.stderr)
-        return 2
-    problems = validate_library(storage)
+    try:
+        storage = LibraryStorage(args.root)
+        problems = validate_library(storage, deep=args.deep)
+        where = storage.url()
+    except Exception as error:  # an unusable ROOT (bad URL, unreachable backend): one line, no traceback
+        where = args.root
+        problems = [f"{args.root}: cannot be read ({type(error).__name__}: {str(error)[:200]})"]
     if problems:
-        print(f"{len(problems)} problem(s) in {storage.url()}:")
+        print(f"{len(problems)} problem(s) in {where}:")
         for problem in problems:
             print(f"  - {problem}")
         return 1
-    print(f"{storage.url()}: valid ({len(storage.complete_datasets())} datasets)")
+    print(f"{where}: valid ({len(storage.complete_datasets())} datasets{', deep' if args.deep else ''})")
     return 0
 
 
@@ -96,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check every dataset and the catalogue against the format; exit 1 on problems")
     p.add_argument("root", metavar="ROOT")
+    p.add_argument("--deep", action="store_true",
+                   help="also decode every template chunk (bounded: 64 MiB per chunk) and check its values "
+                        "against peak_to_peak; reads the whole library")
     p.set_defaults(func=_cmd_validate)
 
     from .source_commands import add_commands as add_source_commands

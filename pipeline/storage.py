@@ -95,6 +95,31 @@ class LibraryStorage:
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self.key_path(key))
 
+    def size(self, key: str) -> int:
+        """Size of object ``key`` in bytes, so callers can refuse oversized objects unread."""
+        return int(self.fs.size(self.key_path(key)))
+
+    def object_sizes(self, prefix: str) -> dict[str, int]:
+        """Every object below ``prefix`` (recursively) -> its size, keys relative to ``prefix``.
+
+        One recursive listing (on S3 a paginated LIST without delimiter, 1000 keys per request),
+        instead of one HEAD per object.
+        """
+        base = self.key_path(prefix).rstrip("/") + "/"
+        self.fs.invalidate_cache()
+        found = self.fs.find(base, detail=True)
+        return {
+            path[len(base):]: int(info.get("size") or 0)
+            for path, info in found.items()
+            if path.startswith(base) and info.get("type", "file") != "directory"
+        }
+
+    def read_many(self, keys: list[str]) -> dict[str, bytes | Exception]:
+        """Read several objects, concurrently where the backend can (s3fs); errors are returned."""
+        paths = {self.key_path(k): k for k in keys}
+        got = self.fs.cat(list(paths), on_error="return")
+        return {paths[p]: v for p, v in got.items()}
+
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write one object so that readers see the old bytes or the new ones, never a mix.
 

@@ -1,43 +1,181 @@
 """Check a library against ``docs/format.md``: every dataset, then the catalogue against them.
 
 ``validate_library`` collects every problem instead of stopping at the first, so a maintainer
-sees the whole damage in one run.
+sees the whole damage in one run. The library is hostile input: each problem is one line that
+names the object, and no input makes it raise. It reads a dataset from its consolidated
+metadata as JSON, never through zarr: zarr trusts shapes, chunk sizes and chunk bytes, and a
+damaged ``.zarray`` or chunk must become a message, not an exception or a 1 GiB allocation.
+
+Array metadata, chunk listing and bounded chunk reads are in :mod:`pipeline.validate_chunks`;
+the csv and ``library.json`` checks in :mod:`pipeline.validate_catalogue`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-
-import pandas as pd
+import math
+import posixpath
 
 from templatelib import format as fmt
+from templatelib.chunk_decode import MAX_DECODED_BYTES, ChunkError
 
-from .catalogue import open_dataset
 from .storage import LibraryStorage
+from .validate_catalogue import catalogue_problems
+from .validate_chunks import (
+    array_metadata_problems,
+    deep_template_problems,
+    read_array,
+    template_chunk_problems,
+)
+
+#: ``.zmetadata`` larger than this is not read: a live one is ~20 KiB (a few dozen arrays).
+MAX_ZMETADATA_BYTES = 16 * 1024 * 1024
 
 
-def _dataset_problems(group, key: str) -> tuple[list[str], dict]:
-    """Problems of one opened dataset, and facts the csv check needs (unit IDs, shape)."""
+class DatasetError(ValueError):
+    """A dataset cannot be checked at all; the message is the one line to report."""
+
+
+def load_consolidated(storage: LibraryStorage, key: str) -> dict:
+    """The ``metadata`` member of a dataset's ``.zmetadata``, checked to be usable.
+
+    Raises
+    ------
+    DatasetError
+        When it is too large, not JSON, not an object or not zarr's consolidated format.
+    """
+    where = f"{key}: cannot be opened: {fmt.CONSOLIDATED_KEY}"
+    path = posixpath.join(key, fmt.CONSOLIDATED_KEY)
+    size = storage.size(path)
+    if size > MAX_ZMETADATA_BYTES:
+        raise DatasetError(f"{where} is {size} bytes, more than the {MAX_ZMETADATA_BYTES} the validator reads")
+    try:
+        document = json.loads(storage.read_bytes(path))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise DatasetError(f"{where} is not valid JSON ({type(error).__name__}: {_short(error)})") from None
+    if not isinstance(document, dict):
+        raise DatasetError(f"{where} is a JSON {type(document).__name__}, not an object")
+    if document.get("zarr_consolidated_format") != 1:
+        raise DatasetError(f"{where} has zarr_consolidated_format {document.get('zarr_consolidated_format')!r}, not 1")
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        raise DatasetError(f"{where} has no 'metadata' object")
+    if not isinstance(metadata.get(".zgroup"), dict):
+        raise DatasetError(f"{where} has no root '.zgroup': not a zarr group")
+    return metadata
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    text = str(error)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _attrs(metadata: dict, group: str) -> dict | None:
+    attrs = metadata.get(posixpath.join(group, ".zattrs") if group else ".zattrs", {})
+    return attrs if isinstance(attrs, dict) else None
+
+
+def _arrays(metadata: dict) -> dict:
+    return {name[: -len("/.zarray")]: meta for name, meta in metadata.items() if name.endswith("/.zarray")}
+
+
+def _attribute_problems(key: str, attrs: dict | None, samples: int | None) -> list[str]:
+    if attrs is None:
+        return [f"{key}: .zattrs is not a JSON object"]
     problems = []
-    facts = {}
-    missing = [name for name in fmt.REQUIRED_ARRAYS if name not in group]
-    problems += [f"{key}: missing array '{name}'" for name in missing]
     for attr in (fmt.ATTR_SAMPLING_FREQUENCY, fmt.ATTR_NBEFORE):
-        if attr not in group.attrs:
+        if attr not in attrs:
             problems.append(f"{key}: missing attribute '{attr}'")
-    if fmt.ATTR_IN_UV not in group.attrs and fmt.ATTR_IN_UV_LEGACY not in group.attrs:
+    if fmt.ATTR_IN_UV not in attrs and fmt.ATTR_IN_UV_LEGACY not in attrs:
         problems.append(f"{key}: missing attribute '{fmt.ATTR_IN_UV}' (or legacy '{fmt.ATTR_IN_UV_LEGACY}')")
-    if "templates_array" not in group:
-        return problems, facts
-    array = group["templates_array"]
-    if array.ndim != 3:
-        problems.append(f"{key}: templates_array has shape {array.shape}, expected (units, samples, channels)")
-        return problems, facts
-    units, samples, channels = array.shape
-    if array.chunks != (1, samples, channels):
-        problems.append(f"{key}: templates_array chunks {array.chunks}, expected one unit per chunk {(1, samples, channels)}")
+    rate = attrs.get(fmt.ATTR_SAMPLING_FREQUENCY)
+    if rate is not None and not (_is_number(rate) and math.isfinite(rate) and rate > 0):
+        problems.append(f"{key}: sampling_frequency={rate!r} is not a finite number > 0")
+    nbefore = attrs.get(fmt.ATTR_NBEFORE)
+    if nbefore is not None:
+        if not _is_int(nbefore):
+            problems.append(f"{key}: nbefore={nbefore!r} is not an integer")
+        elif samples is not None and not 0 <= nbefore < samples:
+            problems.append(f"{key}: nbefore={nbefore} outside 0..{samples - 1}")
+    return problems
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _probe_problems(key: str, metadata: dict, arrays: dict, channels: int) -> list[str]:
+    if not isinstance(metadata.get(f"{fmt.PROBE_GROUP}/.zgroup"), dict):
+        return [f"{key}: missing group '{fmt.PROBE_GROUP}'"]
+    problems = []
+    for name in ("x", "y"):
+        meta = arrays.get(f"{fmt.PROBE_GROUP}/{name}")
+        if meta is None:
+            problems.append(f"{key}: probe group has no '{name}'")
+        elif list(meta["shape"]) != [channels]:
+            problems.append(f"{key}: probe/{name} has shape {meta['shape']}: expected {channels} contacts for {channels} channels")
+    annotations = _attrs(metadata, fmt.PROBE_ANNOTATIONS_GROUP)
+    if not annotations or "model_name" not in annotations:
+        problems.append(f"{key}: probe annotations lack 'model_name'")
+    elif not isinstance(annotations["model_name"], str):
+        problems.append(f"{key}: probe model_name {annotations['model_name']!r} is not a string")
+    return problems
+
+
+def _read(storage, key, name, usable, problems, max_decoded):
+    """Read one array through the bounded decoder; a refusal becomes one problem and None."""
+    try:
+        return read_array(storage, key, name, usable[name], max_decoded)
+    except ChunkError as error:
+        problems.append(str(error))
+        return None
+
+
+def dataset_problems(storage: LibraryStorage, key: str, deep: bool = False,
+                     max_decoded: int = MAX_DECODED_BYTES) -> tuple[list[str], dict]:
+    """Problems of one complete dataset, and the facts the csv check needs.
+
+    Parameters
+    ----------
+    storage : LibraryStorage
+        The library root.
+    key : str
+        The dataset's ``<name>.zarr``.
+    deep : bool
+        Also decode every template chunk (see :func:`validate_library`).
+    max_decoded : int
+        Decoded-size limit for any chunk the validator reads.
+
+    Returns
+    -------
+    problems : list of str
+    facts : dict
+        ``units``, ``channels``, ``unit_ids`` as far as they could be established.
+    """
+    metadata = load_consolidated(storage, key)
+    arrays = _arrays(metadata)
+    problems, usable = array_metadata_problems(key, arrays)
+    facts: dict = {}
+    problems += [f"{key}: missing array '{name}'" for name in fmt.REQUIRED_ARRAYS if name not in arrays]
+    templates = usable.get("templates_array")
+    if templates is None:
+        return problems + _attribute_problems(key, _attrs(metadata, ""), None), facts
+    shape = templates["shape"]
+    if len(shape) != 3:
+        problems.append(f"{key}: templates_array has shape {tuple(shape)}, expected (units, samples, channels)")
+        return problems + _attribute_problems(key, _attrs(metadata, ""), None), facts
+    units, samples, channels = shape
+    facts.update(units=units, channels=channels)
+    problems += _attribute_problems(key, _attrs(metadata, ""), samples)
+    if templates["chunks"] != [1, samples, channels]:
+        problems.append(
+            f"{key}: templates_array chunks {tuple(templates['chunks'])}, "
+            f"expected one unit per chunk {(1, samples, channels)}"
+        )
     expected = {
         "unit_ids": (units,),
         "brain_area": (units,),
@@ -48,95 +186,55 @@ def _dataset_problems(group, key: str) -> tuple[list[str], dict]:
         "channel_noise_levels": (channels,),
         "sparsity_mask": (units, channels),
     }
-    for name, shape in expected.items():
-        if name in group and group[name].shape != shape:
-            problems.append(f"{key}: {name} has shape {group[name].shape}, expected {shape}")
-    nbefore = group.attrs.get(fmt.ATTR_NBEFORE)
-    if nbefore is not None and not 0 <= int(nbefore) < samples:
-        problems.append(f"{key}: nbefore={nbefore} outside 0..{samples - 1}")
-    if "best_channel_index" in group and group["best_channel_index"].shape == (units,):
-        best = group["best_channel_index"][:]
-        if len(best) and (best.min() < 0 or best.max() >= channels):
-            problems.append(f"{key}: best_channel_index outside 0..{channels - 1}")
-    if fmt.PROBE_GROUP not in group:
-        problems.append(f"{key}: missing group '{fmt.PROBE_GROUP}'")
-    else:
-        probe = group[fmt.PROBE_GROUP]
-        for name in ("x", "y"):
-            if name not in probe:
-                problems.append(f"{key}: probe group has no '{name}'")
-            elif probe[name].shape != (channels,):
-                problems.append(f"{key}: probe/{name} has {probe[name].shape[0]} contacts for {channels} channels")
-        if "annotations" not in probe or "model_name" not in probe["annotations"].attrs:
-            problems.append(f"{key}: probe annotations lack 'model_name'")
-    if "unit_ids" in group and group["unit_ids"].shape == (units,):
-        unit_ids = group["unit_ids"][:].tolist()
-        if len(set(unit_ids)) != len(unit_ids):
-            problems.append(f"{key}: unit_ids are not unique")
-        facts["unit_ids"] = unit_ids
-    facts["units"] = units
+    for name, want in expected.items():
+        if name in usable and tuple(usable[name]["shape"]) != want:
+            problems.append(f"{key}: {name} has shape {tuple(usable[name]['shape'])}, expected {want}")
+            del usable[name]  # a mis-shaped array is not read: the checks below assume the shape
+    if "best_channel_index" in usable:
+        best = _read(storage, key, "best_channel_index", usable, problems, max_decoded)
+        if best is not None and len(best):
+            if best.dtype.kind not in "iu":
+                problems.append(f"{key}: best_channel_index has dtype {best.dtype}, expected integers")
+            elif best.min() < 0 or best.max() >= channels:
+                problems.append(f"{key}: best_channel_index outside 0..{channels - 1}")
+    if "spikes_per_unit" in usable:
+        spikes = _read(storage, key, "spikes_per_unit", usable, problems, max_decoded)
+        if spikes is not None and spikes.dtype.kind in "iuf" and len(spikes) and not (spikes > 0).all():
+            problems.append(f"{key}: spikes_per_unit has {int((~(spikes > 0)).sum())} entries that are not > 0")
+    problems += _probe_problems(key, metadata, usable, channels)
+    if "unit_ids" in usable:
+        unit_ids = _read(storage, key, "unit_ids", usable, problems, max_decoded)
+        if unit_ids is not None:
+            unit_ids = unit_ids.tolist()
+            if len(set(unit_ids)) != len(unit_ids):
+                problems.append(f"{key}: unit_ids are not unique")
+            facts["unit_ids"] = unit_ids
+    chunk_problems, present = template_chunk_problems(storage, key, templates)
+    problems += chunk_problems
+    if deep:
+        ptp = _read(storage, key, "peak_to_peak", usable, problems, max_decoded) if "peak_to_peak" in usable else None
+        problems += deep_template_problems(storage, key, templates, present, ptp, max_decoded)
     return problems, facts
 
 
-def _catalogue_problems(storage: LibraryStorage, facts: dict) -> list[str]:
-    if not storage.exists(fmt.CATALOGUE_FILE):
-        return [f"{fmt.CATALOGUE_FILE}: missing (run 'python -m pipeline consolidate')"]
-    raw = storage.read_bytes(fmt.CATALOGUE_FILE)
-    try:
-        table = pd.read_csv(io.BytesIO(raw))
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        return [f"{fmt.CATALOGUE_FILE}: cannot be parsed as csv ({error})"]
-    problems = [f"{fmt.CATALOGUE_FILE}: missing column '{c}'" for c in fmt.missing_live_columns(table.columns)]
-    if problems:
-        return problems
-    has_ids = "template_id" in table.columns
-    if has_ids:
-        bad = [str(v) for v in table["template_id"] if not fmt.is_valid_template_id(str(v))]
-        problems += [f"{fmt.CATALOGUE_FILE}: malformed template_id {v!r}" for v in bad[:10]]
-        duplicated = table["template_id"][table["template_id"].duplicated()].unique().tolist()
-        problems += [f"{fmt.CATALOGUE_FILE}: template_id {v} appears more than once" for v in duplicated[:10]]
-    for line, row in enumerate(table.itertuples(index=False), start=2):
-        where = f"{fmt.CATALOGUE_FILE} line {line}"
-        dataset = str(row.dataset)
-        if dataset not in facts:
-            problems.append(f"{where}: dataset {dataset} is not a complete dataset of this library")
-            continue
-        info = facts[dataset]
-        index = int(row.template_index)
-        if not 0 <= index < info.get("units", 0):
-            problems.append(f"{where}: template_index {index} points at a missing unit of {dataset} ({info.get('units', 0)} units)")
-            continue
-        unit_ids = info.get("unit_ids")
-        if unit_ids is None:
-            continue
-        if "unit_id" in table.columns and str(row.unit_id) != str(unit_ids[index]):
-            problems.append(f"{where}: unit_id {row.unit_id} but {dataset} has unit {unit_ids[index]} at index {index}")
-        if has_ids and row.template_id != fmt.template_id(dataset, unit_ids[index]):
-            problems.append(f"{where}: template_id {row.template_id} does not match {dataset} unit {unit_ids[index]}")
-    listed = set(table["dataset"].astype(str))
-    problems += [
-        f"{dataset}: complete but not in {fmt.CATALOGUE_FILE} (run 'python -m pipeline consolidate')"
-        for dataset in sorted(facts)
-        if dataset not in listed and facts[dataset].get("units", 0) > 0
-    ]
-    problems += _manifest_problems(storage, raw)
-    return problems
+def validate_library(storage: LibraryStorage, deep: bool = False, max_decoded: int = MAX_DECODED_BYTES) -> list[str]:
+    """Every problem found in the library at ``storage``; an empty list means valid.
 
-
-def _manifest_problems(storage: LibraryStorage, csv_bytes: bytes) -> list[str]:
-    if not storage.exists(fmt.MANIFEST_FILE):
-        return [f"{fmt.MANIFEST_FILE}: missing (run 'python -m pipeline consolidate')"]
-    try:
-        manifest = json.loads(storage.read_bytes(fmt.MANIFEST_FILE))
-    except ValueError as error:
-        return [f"{fmt.MANIFEST_FILE}: not valid JSON ({error})"]
-    if manifest.get("templates_csv_sha256") != hashlib.sha256(csv_bytes).hexdigest():
-        return [f"{fmt.MANIFEST_FILE}: templates_csv_sha256 does not match {fmt.CATALOGUE_FILE}"]
-    return []
-
-
-def validate_library(storage: LibraryStorage) -> list[str]:
-    """Every problem found in the library at ``storage``; an empty list means valid."""
+    Parameters
+    ----------
+    storage : LibraryStorage
+        The library root.
+    deep : bool
+        Also download and decode every template chunk (bounded by ``max_decoded``) and check
+        its size, that it is finite and not flat, and that it matches ``peak_to_peak``. Costs
+        one read of the whole library; without it only listings and small arrays are read.
+    max_decoded : int
+        Largest decoded chunk accepted (bytes); larger chunks are reported, not decoded.
+    """
+    if not storage.root_exists():
+        return [f"{storage.url()}: does not exist"]
+    if not storage.fs.isdir(storage.path):
+        return [f"{storage.url()}: is a file, not a library folder"]
     problems, facts = [], {}
     for key in storage.dataset_names():
         if not storage.is_complete(key):
@@ -145,12 +243,19 @@ def validate_library(storage: LibraryStorage) -> list[str]:
             )
             continue
         try:
-            group = open_dataset(storage, key)
-            dataset_problems, facts[key] = _dataset_problems(group, key)
-        except Exception as error:  # a corrupt .zmetadata or array header: report, keep going
-            problems.append(f"{key}: cannot be opened ({type(error).__name__}: {error})")
+            found, facts[key] = dataset_problems(storage, key, deep, max_decoded)
+        except (DatasetError, ChunkError) as error:
+            facts[key] = {}
+            problems.append(str(error))
             continue
-        problems += dataset_problems
-    problems += _catalogue_problems(storage, facts)
+        except Exception as error:  # an unforeseen damage: still one line, and the rest is checked
+            facts[key] = {}
+            problems.append(f"{key}: cannot be checked ({type(error).__name__}: {_short(error)})")
+            continue
+        problems += found
+    try:
+        problems += catalogue_problems(storage, facts)
+    except Exception as error:
+        problems.append(f"{fmt.CATALOGUE_FILE}: cannot be checked ({type(error).__name__}: {_short(error)})")
     return problems
 
