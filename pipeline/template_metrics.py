@@ -210,7 +210,7 @@ def _explain(column, tmp, missing, num_channels, metric_params, depth_direction)
     for k in needs.get(column, ()):
         if k in missing:
             return f"no_{k}"
-    if column in ("peak_half_width", "main_peak_to_trough_ratio") and {"peak_before", "peak_after"} <= missing:
+    if column in ("peak_half_width", "main_peak_to_trough_ratio", "main_to_next_extremum_duration") and {"peak_before", "peak_after"} <= missing:
         return "no_peak"
     if column in ("trough_half_width", "peak_half_width"):
         return "no_half_amplitude_crossing"
