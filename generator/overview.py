@@ -1,0 +1,310 @@
+"""Library overview: ``overview.md`` plus PNG figures drawn from the catalogue.
+
+:func:`build_overview` reads ``templates.csv`` (or a DataFrame of it) and writes, into one
+folder, a markdown page and one PNG per figure: templates by probe, by brain area (top 30),
+the distribution of each numeric column by probe (amplitude, depth, SNR, spike count and the
+template shape metrics of ``docs/metrics.md``, whichever exist) and amplitude against
+peak-to-trough duration. Every figure has alt text and, below it, the numbers behind it as a
+markdown table. Bad input never fails the build: an empty catalogue, a missing or all-NaN
+column gives an empty figure with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Catalogue columns whose distributions are drawn, when present.
+BASIC_COLUMNS = ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit")
+
+#: Template shape metrics (``pipeline.template_metrics.METRIC_COLUMNS``, spikeinterface's names),
+#: drawn when present. Kept here so the generator needs no spikeinterface.
+SHAPE_COLUMNS = (
+    "peak_to_trough_duration",
+    "trough_half_width",
+    "peak_half_width",
+    "repolarization_slope",
+    "recovery_slope",
+    "num_positive_peaks",
+    "num_negative_peaks",
+    "main_to_next_extremum_duration",
+    "peak_before_to_trough_ratio",
+    "peak_after_to_trough_ratio",
+    "peak_before_to_peak_after_ratio",
+    "main_peak_to_trough_ratio",
+    "trough_width",
+    "peak_before_width",
+    "peak_after_width",
+    "waveform_baseline_flatness",
+    "velocity_above",
+    "velocity_below",
+    "exp_decay",
+    "spread",
+)
+
+#: Units for axis labels; seconds are shown in ms.
+UNITS = {
+    "amplitude_uv": "µV",
+    "depth_along_probe": "µm",
+    "signal_to_noise_ratio": "",
+    "spikes_per_unit": "spikes",
+    "repolarization_slope": "µV/s",
+    "recovery_slope": "µV/s",
+    "velocity_above": "µm/ms",
+    "velocity_below": "µm/ms",
+    "exp_decay": "1/µm",
+    "spread": "µm",
+}
+SECONDS_COLUMNS = {
+    "peak_to_trough_duration",
+    "trough_half_width",
+    "peak_half_width",
+    "main_to_next_extremum_duration",
+    "trough_width",
+    "peak_before_width",
+    "peak_after_width",
+}
+TOP_AREAS = 30
+BINS = 30
+
+
+def _label(column: str) -> str:
+    if column in SECONDS_COLUMNS:
+        return f"{column} (ms)"
+    unit = UNITS.get(column, "")
+    return f"{column} ({unit})" if unit else column
+
+
+def _values(frame: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    values = values.where(np.isfinite(values))
+    return values * 1000.0 if column in SECONDS_COLUMNS else values
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return ""
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub-flavoured markdown table (index not included)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "figure"
+
+
+class _Page:
+    """Collects the markdown and writes figures into ``out_dir``."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.lines: list[str] = ["# Library overview", ""]
+
+    def figure(self, name: str, title: str, alt: str, draw, table: pd.DataFrame | None, empty: str | None):
+        """Draw one figure (``draw(ax)``) or, when ``empty`` is a sentence, an empty one."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+        try:
+            if empty is None:
+                try:
+                    draw(ax)
+                except Exception as exc:  # never fail the build on a figure
+                    empty = f"This figure could not be drawn ({type(exc).__name__}: {exc})."
+                    ax.clear()
+            if empty is not None:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, empty, ha="center", va="center", wrap=True, fontsize=10)
+                alt = f"{title}: no data. {empty}"
+            ax.set_title(title)
+            fig.tight_layout()
+            filename = f"{_safe_name(name)}.png"
+            fig.savefig(self.out_dir / filename)
+        finally:
+            plt.close(fig)
+        alt = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
+        self.lines += [f"## {title}", "", f"![{alt}]({filename})", ""]
+        if empty is not None:
+            self.lines += [empty, ""]
+        elif table is not None:
+            self.lines += [markdown_table(table), ""]
+
+
+def _read(catalogue) -> pd.DataFrame:
+    if isinstance(catalogue, pd.DataFrame):
+        return catalogue.copy()
+    path = Path(catalogue)
+    try:
+        return pd.read_csv(path, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _probe_labels(frame: pd.DataFrame) -> pd.Series:
+    if "probe" not in frame:
+        return pd.Series(["(unknown probe)"] * len(frame), index=frame.index)
+    return frame["probe"].fillna("").astype(str).replace("", "(unknown probe)")
+
+
+def _counts_figure(page: _Page, labels: pd.Series, name: str, title: str, what: str, top: int | None):
+    counts = labels.value_counts()
+    shown = counts.head(top) if top else counts
+    table = pd.DataFrame({what: shown.index.astype(str), "templates": shown.to_numpy()})
+    if top and len(counts) > top:
+        table.loc[len(table)] = [f"(other {len(counts) - top})", int(counts.iloc[top:].sum())]
+    empty = None if len(counts) else "The catalogue has no templates."
+
+    def draw(ax):
+        ax.barh(shown.index.astype(str)[::-1], shown.to_numpy()[::-1], color="#4c72b0")
+        ax.set_xlabel("templates")
+        ax.tick_params(axis="y", labelsize=7 if len(shown) > 12 else 9)
+
+    alt = f"Bar chart of the number of templates per {what}: " + ", ".join(
+        f"{k} {v}" for k, v in shown.head(8).items()
+    ) + ("..." if len(shown) > 8 else "")
+    page.figure(name, title, alt, draw, table, empty)
+
+
+def _distribution_figure(page: _Page, frame: pd.DataFrame, probes: pd.Series, column: str):
+    title = f"Distribution of {column} by probe"
+    if column not in frame:
+        page.figure(f"dist_{column}", title, "", None, None, f"The catalogue has no {column} column.")
+        return
+    values = _values(frame, column)
+    if values.notna().sum() == 0:
+        reason = "The catalogue has no templates." if len(values) == 0 else f"Every {column} value is NaN."
+        page.figure(f"dist_{column}", title, "", None, None, reason)
+        return
+    rows = []
+    for probe in sorted(probes.unique()):
+        v = values[probes == probe]
+        finite = v.dropna()
+        rows.append(
+            {
+                "probe": probe,
+                "templates": len(v),
+                "NaN": int(v.isna().sum()),
+                "min": finite.min() if len(finite) else np.nan,
+                "median": finite.median() if len(finite) else np.nan,
+                "max": finite.max() if len(finite) else np.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+    finite_all = values.dropna().to_numpy()
+    edges = np.histogram_bin_edges(finite_all, bins=BINS)
+
+    def draw(ax):
+        for probe in table["probe"]:
+            v = values[probes == probe].dropna().to_numpy()
+            if len(v):
+                ax.hist(v, bins=edges, histtype="step", linewidth=1.5, label=f"{probe} (n={len(v)})")
+        ax.set_xlabel(_label(column))
+        ax.set_ylabel("templates")
+        ax.legend(fontsize=8)
+
+    alt = f"Histogram of {_label(column)} per probe; " + "; ".join(
+        f"{r['probe']}: median {_fmt(r['median'])}, {r['NaN']} NaN of {r['templates']}" for r in rows
+    )
+    page.figure(f"dist_{column}", title, alt, draw, table, None)
+
+
+def _scatter_figure(page: _Page, frame: pd.DataFrame, probes: pd.Series, x: str, y: str):
+    title = f"{y} against {x}"
+    missing = [c for c in (x, y) if c not in frame]
+    if missing:
+        page.figure(f"scatter_{y}_{x}", title, "", None, None, f"The catalogue has no {' or '.join(missing)} column.")
+        return
+    xs, ys = _values(frame, x), _values(frame, y)
+    both = xs.notna() & ys.notna()
+    if not both.any():
+        page.figure(f"scatter_{y}_{x}", title, "", None, None, f"No template has both {x} and {y} defined.")
+        return
+    rows = []
+    for probe in sorted(probes.unique()):
+        sel = both & (probes == probe)
+        rows.append(
+            {
+                "probe": probe,
+                "templates plotted": int(sel.sum()),
+                f"median {_label(x)}": xs[sel].median() if sel.any() else np.nan,
+                f"median {_label(y)}": ys[sel].median() if sel.any() else np.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+
+    def draw(ax):
+        for probe in table["probe"]:
+            sel = both & (probes == probe)
+            if sel.any():
+                ax.scatter(xs[sel], ys[sel], s=8, alpha=0.6, label=f"{probe} (n={int(sel.sum())})")
+        ax.set_xlabel(_label(x))
+        ax.set_ylabel(_label(y))
+        ax.legend(fontsize=8)
+
+    alt = f"Scatter plot of {_label(y)} against {_label(x)}, one point per template, coloured by probe; " + "; ".join(
+        f"{r['probe']}: {r['templates plotted']} templates" for r in rows
+    )
+    page.figure(f"scatter_{y}_{x}", title, alt, draw, table, None)
+
+
+def build_overview(catalogue: str | Path | pd.DataFrame, out_dir: str | Path) -> Path:
+    """Write ``overview.md`` and its PNG figures.
+
+    Parameters
+    ----------
+    catalogue : str, Path or pandas.DataFrame
+        The catalogue (``templates.csv``) or its rows.
+    out_dir : str or Path
+        Folder to write into (created if needed).
+
+    Returns
+    -------
+    Path
+        The path of ``overview.md``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = _read(catalogue).reset_index(drop=True)
+    probes = _probe_labels(frame)
+    page = _Page(out)
+    num_datasets = frame["dataset"].nunique() if "dataset" in frame else 0
+    page.lines += [
+        f"{len(frame)} templates from {num_datasets} datasets on {probes.nunique()} probe types.",
+        "",
+    ]
+    _counts_figure(page, probes, "templates_by_probe", "Templates by probe", "probe", None)
+    if "brain_area" in frame:
+        areas = frame["brain_area"].fillna("").astype(str).replace("", "(none)")
+        _counts_figure(
+            page, areas, "templates_by_brain_area", f"Templates by brain area (top {TOP_AREAS})", "brain area", TOP_AREAS
+        )
+    else:
+        page.figure(
+            "templates_by_brain_area", f"Templates by brain area (top {TOP_AREAS})", "", None, None,
+            "The catalogue has no brain_area column.",
+        )
+    for column in BASIC_COLUMNS:
+        _distribution_figure(page, frame, probes, column)
+    for column in SHAPE_COLUMNS:
+        if column in frame:
+            _distribution_figure(page, frame, probes, column)
+    if not any(c in frame for c in SHAPE_COLUMNS):
+        page.lines += ["No template shape metrics in this catalogue.", ""]
+    _scatter_figure(page, frame, probes, "peak_to_trough_duration", "amplitude_uv")
+    path = out / "overview.md"
+    path.write_text("\n".join(page.lines), encoding="utf-8")
+    return path
