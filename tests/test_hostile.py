@@ -107,3 +107,32 @@ def test_allowed_regex_cost_is_bounded():
     assert run_query(rows, "brain_area.str.contains('.*.*x')").empty
     assert run_query(rows, "brain_area.str.contains('.*(a|aa|aaa|aaaa|aaaaa|b|bb|bbb|ab|ba)x')").empty
     assert time.perf_counter() - started < 15
+
+
+# --------------------------------------------------------------------------- selection csv
+
+
+@pytest.mark.timeout(10)
+def test_selection_csv_neutralises_formulas_and_keeps_numbers(table):
+    """A spreadsheet opening the downloaded csv shows the text, never runs it; -50.0 stays a number."""
+    from templatelib.snippet import selection_csv
+
+    hostile = table.assign(brain_area=["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"])
+    text = selection_csv(hostile, hostile["template_id"].tolist())
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    assert back["brain_area"].tolist() == ["'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tTAB", "'\rCR"]
+    assert back["amplitude_uv"].tolist() == hostile["amplitude_uv"].tolist()  # -50.0 is a number, untouched
+    assert ",-50.0," in text and text.endswith("\r\n")
+
+
+@pytest.mark.timeout(10)
+def test_repeated_template_ids_give_one_row_each_in_order(table):
+    """A link repeating an ID selects it once, at its first place, in the csv and the snippet."""
+    from templatelib.snippet import python_snippet, selection_csv
+
+    ids = ["t3", "t0", "t3", "t1", "t0"]
+    back = pd.read_csv(io.StringIO(selection_csv(table, ids)), keep_default_na=False)
+    assert back["template_id"].tolist() == ["t3", "t0", "t1"]
+    catalogue = table.assign(dataset="d.zarr", template_index=range(len(table)), unit_id=range(len(table)))
+    snippet = python_snippet(catalogue, ids, "http://127.0.0.1:9/")
+    assert snippet.count("'t3')") == 1 and "# 3 hybrid template(s)" in snippet
