@@ -136,3 +136,72 @@ def test_repeated_template_ids_give_one_row_each_in_order(table):
     catalogue = table.assign(dataset="d.zarr", template_index=range(len(table)), unit_id=range(len(table)))
     snippet = python_snippet(catalogue, ids, "http://127.0.0.1:9/")
     assert snippet.count("'t3')") == 1 and "# 3 hybrid template(s)" in snippet
+
+
+# --------------------------------------------------------------------------- damaged NWB files
+
+
+@pytest.fixture(scope="module")
+def good_nwb(tmp_path_factory):
+    from fixtures_nwb import write_small_nwb
+
+    path = tmp_path_factory.mktemp("hostile_nwb") / "good.nwb"
+    write_small_nwb(path, duration_s=8.0, num_channels=8, num_units=3)
+    return path
+
+
+def _random_hdf5(good, path):
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + np.random.default_rng(1).bytes(4096))
+
+
+def _truncated(good, path):
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _scrambled(offset):
+    def make(good, path):
+        data = bytearray(good.read_bytes())
+        data[offset:offset + 3000] = np.random.default_rng(2).bytes(3000)
+        path.write_bytes(bytes(data))
+    return make
+
+
+def _without(dataset):
+    def make(good, path):
+        import h5py
+
+        shutil.copy(good, path)
+        with h5py.File(path, "a") as handle:
+            del handle[dataset]
+    return make
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("make, words", [
+    (_random_hdf5, "cannot open"),  # HDF5 signature, random bytes after it
+    (_truncated, "truncated file"),  # a real NWB file cut in half
+    (_scrambled(512), "damaged"),  # a bad local heap: h5py's RuntimeError
+    (_scrambled(4000), "damaged"),  # an undecodable block: h5py's OSError
+    (_without("units/id"), "units table has no id"),
+    (_without("units/spike_times_index"), "no spike_times"),
+    (_without("general/extracellular_ephys/electrodes/location"), "'location'"),
+], ids=["random", "truncated", "bad-heap", "bad-block", "no-unit-id", "no-spike-index", "no-location"])
+def test_damaged_nwb_gets_one_line_exit_1_nothing_written(good_nwb, tmp_path, capsys, make, words):
+    """`python -m pipeline nwb` prints one line `error: <file>: <problem>`, exits 1, writes nothing."""
+    from pipeline.source_commands import add_commands
+
+    bad = tmp_path / "bad.nwb"
+    make(good_nwb, bad)
+    root = tmp_path / "lib"
+    parser = argparse.ArgumentParser(prog="pipeline")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["nwb", str(bad), "--root", str(root), "--minutes", "0.1", "--min-spikes", "10",
+                              "--quiet"])
+    code = args.func(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    lines = [line for line in err.splitlines() if "Warning" not in line and not line.startswith("  warnings.warn")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert str(bad) in lines[0] and words in lines[0], lines[0]
+    assert not root.exists()
