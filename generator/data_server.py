@@ -4,6 +4,11 @@ It stands in for the public bucket: the page reads it with ``?source=``, and the
 spikeinterface client reads it with ``AWS_ENDPOINT_URL`` because the library is also served
 under ``/spikeinterface-template-database/`` (path-style S3; the client only sends HEAD and
 ranged GET, never a listing).
+
+Every request is untrusted: names too long for a file system (a segment over 255 bytes, a
+path over 4096) and symlink loops are answered 4xx, never a dropped connection or a 500;
+control characters in a request are escaped in the log line; a malformed ``Range`` header is
+ignored (200, the whole file, as RFC 9110 says) and an unsatisfiable one is a 416.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import mimetypes
 import posixpath
+import re
 import sys
 import urllib.parse
 from functools import partial
@@ -21,6 +27,16 @@ from pathlib import Path
 from templatelib import format as fmt
 
 BUCKET_PREFIX = f"/{fmt.PUBLIC_BUCKET}"
+#: Linux's NAME_MAX and PATH_MAX, in bytes: no file below the root can have a longer name.
+MAX_SEGMENT_BYTES = 255
+MAX_PATH_BYTES = 4096
+#: Listen backlog: a page (or a benchmark) opening a few hundred connections at once must not
+#: wait on socketserver's default of 5 (connections beyond it are delayed by SYN retries).
+REQUEST_QUEUE_SIZE = 256
+#: Seconds a connection may stay silent before it is closed (a stalled client holds a thread).
+IDLE_TIMEOUT_S = 60
+_NOT_HEADER_LIST = re.compile(r"[^A-Za-z0-9!#$%&'*+.^_`|~, -]")
+_RANGE = re.compile(r"bytes[ \t]*=[ \t]*([0-9]{0,20})[ \t]*-[ \t]*([0-9]{0,20})")
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
@@ -43,31 +59,54 @@ def content_type(path: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``(first, last)`` inclusive for a single ``bytes=`` range, or None when unsatisfiable."""
-    units, _, spec = header.partition("=")
-    if units.strip() != "bytes" or "," in spec:
+def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """``(first, last)`` inclusive for a single ``bytes=`` range; None when unsatisfiable.
+
+    False when the header is not one well-formed byte range (garbage, several ranges, other
+    units, numbers of more than 20 digits): the caller ignores it and sends the whole file.
+    """
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return False
+    start, end = match.groups()
+    if start == "":
+        if end == "":
+            return False
+        length = int(end)
+        if length <= 0 or size == 0:
+            return None
+        return max(size - length, 0), size - 1
+    first = int(start)
+    if end and int(end) < first:
+        return False  # RFC 9110: an invalid range-spec makes the header ignorable
+    if first >= size:
         return None
-    start, _, end = spec.strip().partition("-")
-    try:
-        if start == "":
-            length = int(end)
-            if length <= 0:
-                return None
-            return max(size - length, 0), size - 1
-        first = int(start)
-        last = int(end) if end else size - 1
-    except ValueError:
-        return None
-    if first >= size or last < first:
-        return None
-    return first, min(last, size - 1)
+    return first, min(int(end), size - 1) if end else size - 1
+
+
+def escape_for_log(text: str) -> str:
+    """``text`` with every non-printable character (ESC, CR, LF, NUL, C1...) as a ``\\x``/``\\u`` escape.
+
+    A backslash is doubled, so an escape in the log always stands for a character sent.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 class LibraryRequestHandler(BaseHTTPRequestHandler):
     """Serves files below ``root`` read-only, with CORS, HEAD and Range."""
 
     server_version = "HybridTemplateLibraryData/1"
+    timeout = IDLE_TIMEOUT_S
 
     def __init__(self, *args, root: Path, cors: bool, index: bool = False, **kwargs):
         self.root = root
@@ -76,18 +115,27 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        # The request line and headers are the client's bytes: never let them drive a terminal.
+        sys.stderr.write(f"{self.address_string()} {escape_for_log(format % args)}\n")
 
-    def _resolve(self) -> Path | None | int:
+    def _resolve(self) -> Path | HTTPStatus:
         # unquote, not unquote_plus: a literal '+' in a dataset name must stay a '+'.
         raw_path = urllib.parse.urlsplit(self.path).path
-        path = urllib.parse.unquote(raw_path)
+        path = urllib.parse.unquote(raw_path, errors="surrogateescape")
         if path == BUCKET_PREFIX or path.startswith(BUCKET_PREFIX + "/"):
             path = path[len(BUCKET_PREFIX):]
+        encoded = path.encode("utf-8", "surrogateescape")
+        if len(encoded) > MAX_PATH_BYTES:
+            return HTTPStatus.REQUEST_URI_TOO_LONG
         parts = [p for p in path.split("/") if p]
         if any(p in ("..", ".") or "\\" in p or "\x00" in p for p in parts):
             return HTTPStatus.FORBIDDEN
-        target = (self.root.joinpath(*parts)).resolve() if parts else self.root
+        if any(len(p.encode("utf-8", "surrogateescape")) > MAX_SEGMENT_BYTES for p in parts):
+            return HTTPStatus.NOT_FOUND  # no file can have that name
+        try:
+            target = (self.root.joinpath(*parts)).resolve() if parts else self.root
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13), ENAMETOOLONG
+            return HTTPStatus.NOT_FOUND
         if target != self.root and self.root not in target.parents:
             return HTTPStatus.FORBIDDEN
         return target
@@ -112,7 +160,9 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         self._cors_headers()
         if self.cors:
             self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-            self.send_header("Access-Control-Allow-Headers", self.headers.get("Access-Control-Request-Headers", "*"))
+            # Echo only header-name characters: the client's text never shapes the response's lines.
+            requested = _NOT_HEADER_LIST.sub("", self.headers.get("Access-Control-Request-Headers", "*"))[:1000]
+            self.send_header("Access-Control-Allow-Headers", requested or "*")
             self.send_header("Access-Control-Max-Age", "600")
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -127,11 +177,21 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         target = self._resolve()
         if isinstance(target, HTTPStatus):
             return self._error(target, head_only)
-        if self.index and target.is_dir():
-            target = target / "index.html"
-        if not target.is_file():
+        try:
+            if self.index and target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                return self._error(HTTPStatus.NOT_FOUND, head_only)
+            stat = target.stat()
+            handle = open(target, "rb")
+        except PermissionError:
+            return self._error(HTTPStatus.FORBIDDEN, head_only)
+        except OSError:  # vanished meanwhile, ELOOP, ENAMETOOLONG...
             return self._error(HTTPStatus.NOT_FOUND, head_only)
-        stat = target.stat()
+        with handle:
+            self._send_file(handle, stat, target.name, head_only)
+
+    def _send_file(self, fh, stat, name: str, head_only: bool):
         size = stat.st_size
         etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
         if self.headers.get("If-None-Match") == etag:
@@ -145,8 +205,8 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         first, last = 0, size - 1
         status = HTTPStatus.OK
         range_header = self.headers.get("Range")
-        if range_header:
-            parsed = parse_range(range_header, size)
+        parsed = parse_range(range_header, size) if range_header else False
+        if parsed is not False:
             if parsed is None:
                 self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
                 self._cors_headers()
@@ -159,7 +219,7 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         length = max(last - first + 1, 0)
         self.send_response(status)
         self._cors_headers()
-        self.send_header("Content-Type", content_type(target.name))
+        self.send_header("Content-Type", content_type(name))
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
@@ -172,19 +232,25 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
         if head_only or length == 0:
             return
         self.server.bytes_sent += length
-        with open(target, "rb") as fh:
-            fh.seek(first)
-            remaining = length
-            while remaining:
-                chunk = fh.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                remaining -= len(chunk)
+        fh.seek(first)
+        remaining = length
+        while remaining:
+            chunk = fh.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            self.wfile.write(chunk)
+            remaining -= len(chunk)
+
+
+class LibraryServer(ThreadingHTTPServer):
+    """A threading HTTP server with a listen backlog for many parallel requests."""
+
+    request_queue_size = REQUEST_QUEUE_SIZE
+    daemon_threads = True
 
 
 def make_server(root, host: str = "127.0.0.1", port: int = 8000, cors: bool = True,
-                index: bool = False) -> ThreadingHTTPServer:
+                index: bool = False) -> LibraryServer:
     """Create (not start) the server; ``port=0`` picks a free port (see ``server.server_address``).
 
     ``index=True`` serves ``index.html`` for folders (the site server); the data server
@@ -194,8 +260,7 @@ def make_server(root, host: str = "127.0.0.1", port: int = 8000, cors: bool = Tr
     if not root_path.is_dir():
         raise FileNotFoundError(f"folder {root} does not exist")
     handler = partial(LibraryRequestHandler, root=root_path, cors=cors, index=index)
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    server = LibraryServer((host, port), handler)
     server.bytes_sent = 0  # body bytes served: what a client's read really cost
     return server
 

@@ -20,7 +20,9 @@ from .storage import LibraryStorage
 
 
 def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    # One line whatever the message holds: file names and HDF5 texts are the input's words.
+    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(message))
+    print(f"error: {line}", file=sys.stderr)
     return 1
 
 

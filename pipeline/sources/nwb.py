@@ -79,6 +79,17 @@ class SourceError(Exception):
     """An input a source refuses; the message says what is wrong and nothing was written."""
 
 
+#: What h5py raises on a damaged file: a bad heap or B-tree signature (RuntimeError), an
+#: undecodable or unreadable block (OSError), an object whose link is broken (KeyError).
+H5_DAMAGE = (OSError, RuntimeError, KeyError)
+
+
+def _damaged(path_or_url, error: BaseException) -> SourceError:
+    detail = " ".join(str(error).split())[:300]
+    return SourceError(f"{path_or_url}: the file is damaged or not the NWB it claims to be "
+                       f"({type(error).__name__}: {detail})")
+
+
 @dataclass
 class NwbResult:
     """What :func:`nwb_to_dataset` wrote.
@@ -228,6 +239,8 @@ def require_tables(handle, source: str) -> None:
         raise SourceError(f"{source}: the NWB file has no units table (/{UNITS_PATH}): nothing to average")
     if "spike_times" not in handle[UNITS_PATH] or "spike_times_index" not in handle[UNITS_PATH]:
         raise SourceError(f"{source}: the units table has no spike_times")
+    if "id" not in handle[UNITS_PATH]:
+        raise SourceError(f"{source}: the units table has no id column")
 
 
 # --------------------------------------------------------------------------- units table
@@ -718,9 +731,15 @@ def nwb_to_dataset(
     settings = NwbOptions(minutes=float(minutes), min_spikes=int(min_spikes), unit_filter=unit_filter,
                           dataset_name=dataset_name, progress=progress, **options)
     started = time.perf_counter()
-    with open_nwb(path_or_url) as handle:
-        selection, recording = _select(handle, path_or_url, storage, settings)
-    templates, meta = _extract(recording, selection, settings)
+    try:
+        with open_nwb(path_or_url) as handle:
+            selection, recording = _select(handle, path_or_url, storage, settings)
+    except H5_DAMAGE as error:  # the metadata pass reads the file's structure: damage shows here
+        raise _damaged(path_or_url, error) from error
+    try:
+        templates, meta = _extract(recording, selection, settings)
+    except OSError as error:  # h5py could not read a chunk of the raw data
+        raise _damaged(path_or_url, error) from error
     key = _write(storage, selection.name, templates, meta, settings.write_options, settings.overwrite)
     return NwbResult(
         dataset=key, electrical_series=selection.series_path, units_in_table=len(selection.table),

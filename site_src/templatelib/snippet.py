@@ -67,11 +67,30 @@ print(hybrid_recording)
 '''
 
 
+#: Characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unique_ids(template_ids) -> list:
+    """``template_ids`` without repeats, in first-seen order (a link may repeat an ID)."""
+    return list(dict.fromkeys(template_ids))
+
+
+def neutralise_formula(value):
+    """A text cell starting like a formula gets a leading ``'``; anything else is returned as is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def selection_rows(table, template_ids) -> list[tuple]:
-    """``(dataset, unit_id or None, template_index, template_id)`` in the order of ``template_ids``."""
+    """``(dataset, unit_id or None, template_index, template_id)`` in the order of ``template_ids``.
+
+    Repeated IDs are kept once, at their first place.
+    """
     indexed = table.set_index("template_id", drop=False)
     rows = []
-    for tid in template_ids:
+    for tid in unique_ids(template_ids):
         if tid not in indexed.index:
             raise KeyError(f"template {tid} is not in this catalogue")
         row = indexed.loc[tid]
@@ -120,8 +139,22 @@ def python_snippet(table, template_ids, source: str) -> str:
 
 
 def selection_csv(table, template_ids) -> str:
-    """The selected catalogue rows, in selection order, as csv (the format's columns)."""
+    """The selected catalogue rows, in selection order, as csv (the format's columns).
+
+    Repeated IDs give one row. The catalogue comes from any ``?source=``, so a text cell that a
+    spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) gets a leading
+    ``'`` (OWASP's advice for CSV injection); numbers, negative ones included, are untouched.
+    Rows end with CRLF.
+    """
+    import pandas as pd  # here, not at import: the page loads pandas after its first view
+
     indexed = table.set_index("template_id", drop=False)
-    present = [t for t in template_ids if t in indexed.index]
+    present = [t for t in unique_ids(template_ids) if t in indexed.index]
     columns = [c for c in fmt.COLUMNS if c in indexed.columns]
-    return indexed.loc[present, columns].to_csv(index=False)
+    rows = indexed.loc[present, columns].copy()
+    for column in columns:
+        if rows[column].dtype == object or pd.api.types.is_string_dtype(rows[column]):
+            rows[column] = rows[column].map(neutralise_formula)
+    # CRLF rows (RFC 4180): the csv writer then quotes every cell holding a CR or an LF, so a
+    # value with a lone CR cannot split its row in the reader.
+    return rows.to_csv(index=False, lineterminator="\r\n")

@@ -1,0 +1,207 @@
+"""Hostile input is the normal case: every class of it gets a one-line error, never a hang.
+
+Each case says what the user must see. The data server's hostile requests are in
+``test_data_server.py``; here: query expressions (``?q=``), the selection csv, damaged NWB files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from templatelib.safe_query import QueryError, run_query
+
+
+@pytest.fixture(scope="module")
+def table():
+    areas = ["CA1", "it's\n", 'say "hi"\\', "VISp5", "=HYPERLINK(\"http://x\")", "DG-mo"]
+    return pd.DataFrame({
+        "template_id": [f"t{k}" for k in range(len(areas))],
+        "brain_area": areas,
+        "amplitude_uv": np.linspace(-50.0, 250.0, len(areas)),
+        "depth_along_probe": np.arange(len(areas)) * 20,
+    })
+
+
+# --------------------------------------------------------------------------- query: refused, fast
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("expression, words", [
+    # unbounded integer powers: a number of billions of digits
+    ("amplitude_uv > 10**10**10", "exponent"),
+    ("2**99999999 > amplitude_uv", "exponent"),
+    ("amplitude_uv > (10**100)**100**100", "exponent"),
+    ("amplitude_uv > ((10**99)**99)**99", "power of a power"),
+    ("amplitude_uv ** amplitude_uv > 1", "exponent"),
+    # repetition and formatting of text: gigabytes
+    ("brain_area == 'x' * 10**9", "numbers only"),
+    ("brain_area == '%999999999d' % 1", "numbers only"),
+    ("brain_area * 1000000 == 'x'", "numbers only"),
+    ("brain_area.str.lower() * 1000000 == 'x'", "numbers only"),
+    ("amplitude_uv in [1] * 10**9", "numbers only"),
+    # backtracking regular expressions
+    ("brain_area.str.match('(.*)*x')", "exponential"),
+    ("brain_area.str.contains('(a+)+$')", "exponential"),
+    ("brain_area.str.fullmatch('(a|aa)+')", "exponential"),
+    ("brain_area.str.contains('(x+x+)+y')", "exponential"),
+    ("brain_area.str.contains('.*.*.*x')", "at most 2"),
+    ("brain_area.str.contains('a?a?a?a?a?a?aaaaaa')", "at most 2"),
+    ("brain_area.str.contains('(a)\\\\1')", "backreference"),
+    ("brain_area.str.contains('(?P<x>a)(?P=x)')", "backreference"),
+    ("brain_area.str.contains('a{100000}')", "more than 1000"),
+    ("brain_area.str.contains('" + "|".join("abcdefghijkl") + "x')", "alternatives"),
+    ("brain_area.str.contains('(unclosed')", "not a valid regular expression"),
+    ("brain_area.str.contains('x', True, 128)", "one argument"),  # flags=re.DEBUG by position
+    # size of the expression itself
+    ("amplitude_uv > 1 or " * 120 + "amplitude_uv > 1", "longer than 2000"),
+    ("amplitude_uv > " + "1+" * 600 + "1", "too complex"),
+    ("-" * 1900 + "amplitude_uv > 0", "too complex|nested too deeply"),
+    ("(" * 300 + "amplitude_uv" + ")" * 300, "syntax error|nested too deeply"),
+    # line breaks and NULs
+    ("brain_area == '''it's\n'''", "written \\\\n"),
+    ("amplitude_uv > 0 # and\nbrain_area == 'CA1'", "comments"),
+    ("brain_area == 'CA1\x00'", "NUL"),
+])
+def test_hostile_query_gets_one_line_error_quickly(table, expression, words):
+    """The user sees one QueryError line saying what is not allowed, within a fraction of a second."""
+    started = time.perf_counter()
+    with pytest.raises(QueryError, match=words) as caught:
+        run_query(table, expression)
+    assert time.perf_counter() - started < 2
+    assert "\n" not in str(caught.value).replace("\\n", "")  # one line (a value's escapes aside)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("expression, expected", [
+    # values with quotes and newlines round-trip through Python escapes
+    ("brain_area == 'it\\'s\\n'", ["it's\n"]),
+    ("brain_area == " + repr("it's\n"), ["it's\n"]),
+    ("brain_area == " + repr('say "hi"\\'), ['say "hi"\\']),
+    ("brain_area.str.contains('\\n', regex=False)", ["it's\n"]),
+    # what filters need stays allowed
+    ("brain_area.str.contains('CA1|DG')", ["CA1", "DG-mo"]),
+    ("brain_area.str.match('^VIS.*5$')", ["VISp5"]),
+    ("brain_area.str.fullmatch('[A-Z]+-[a-z]+', case=False)", ["DG-mo"]),
+    ("brain_area.str.contains('(.*)*x', regex=False)", []),  # literal: never refused
+    ("amplitude_uv ** 2 > 100**2 and amplitude_uv > 0", ["VISp5", '=HYPERLINK("http://x")', "DG-mo"]),
+    ("amplitude_uv > 2**-1", ["it's\n", 'say "hi"\\', "VISp5", '=HYPERLINK("http://x")', "DG-mo"]),
+    ("(amplitude_uv > 100\n and depth_along_probe >= 60)", ["VISp5", '=HYPERLINK("http://x")', "DG-mo"]),
+])
+def test_legitimate_queries_still_work(table, expression, expected):
+    """Quotes, newlines and ordinary regexes in values match exactly the rows they name."""
+    assert run_query(table, expression)["brain_area"].tolist() == expected
+
+
+@pytest.mark.timeout(30)
+def test_allowed_regex_cost_is_bounded():
+    """The worst pattern the rules allow stays in seconds on a large catalogue of short values."""
+    rows = pd.DataFrame({"brain_area": ["".join(p) for p in np.random.default_rng(0).choice(list("ab"), (100_000, 12))]})
+    started = time.perf_counter()
+    assert run_query(rows, "brain_area.str.contains('.*.*x')").empty
+    assert run_query(rows, "brain_area.str.contains('.*(a|aa|aaa|aaaa|aaaaa|b|bb|bbb|ab|ba)x')").empty
+    assert time.perf_counter() - started < 15
+
+
+# --------------------------------------------------------------------------- selection csv
+
+
+@pytest.mark.timeout(10)
+def test_selection_csv_neutralises_formulas_and_keeps_numbers(table):
+    """A spreadsheet opening the downloaded csv shows the text, never runs it; -50.0 stays a number."""
+    from templatelib.snippet import selection_csv
+
+    hostile = table.assign(brain_area=["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"])
+    text = selection_csv(hostile, hostile["template_id"].tolist())
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    assert back["brain_area"].tolist() == ["'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tTAB", "'\rCR"]
+    assert back["amplitude_uv"].tolist() == hostile["amplitude_uv"].tolist()  # -50.0 is a number, untouched
+    assert ",-50.0," in text and text.endswith("\r\n")
+
+
+@pytest.mark.timeout(10)
+def test_repeated_template_ids_give_one_row_each_in_order(table):
+    """A link repeating an ID selects it once, at its first place, in the csv and the snippet."""
+    from templatelib.snippet import python_snippet, selection_csv
+
+    ids = ["t3", "t0", "t3", "t1", "t0"]
+    back = pd.read_csv(io.StringIO(selection_csv(table, ids)), keep_default_na=False)
+    assert back["template_id"].tolist() == ["t3", "t0", "t1"]
+    catalogue = table.assign(dataset="d.zarr", template_index=range(len(table)), unit_id=range(len(table)))
+    snippet = python_snippet(catalogue, ids, "http://127.0.0.1:9/")
+    assert snippet.count("'t3')") == 1 and "# 3 hybrid template(s)" in snippet
+
+
+# --------------------------------------------------------------------------- damaged NWB files
+
+
+@pytest.fixture(scope="module")
+def good_nwb(tmp_path_factory):
+    from fixtures_nwb import write_small_nwb
+
+    path = tmp_path_factory.mktemp("hostile_nwb") / "good.nwb"
+    write_small_nwb(path, duration_s=8.0, num_channels=8, num_units=3)
+    return path
+
+
+def _random_hdf5(good, path):
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + np.random.default_rng(1).bytes(4096))
+
+
+def _truncated(good, path):
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _scrambled(offset):
+    def make(good, path):
+        data = bytearray(good.read_bytes())
+        data[offset:offset + 3000] = np.random.default_rng(2).bytes(3000)
+        path.write_bytes(bytes(data))
+    return make
+
+
+def _without(dataset):
+    def make(good, path):
+        import h5py
+
+        shutil.copy(good, path)
+        with h5py.File(path, "a") as handle:
+            del handle[dataset]
+    return make
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("make, words", [
+    (_random_hdf5, "cannot open"),  # HDF5 signature, random bytes after it
+    (_truncated, "truncated file"),  # a real NWB file cut in half
+    (_scrambled(512), "damaged"),  # a bad local heap: h5py's RuntimeError
+    (_scrambled(4000), "damaged"),  # an undecodable block: h5py's OSError
+    (_without("units/id"), "units table has no id"),
+    (_without("units/spike_times_index"), "no spike_times"),
+    (_without("general/extracellular_ephys/electrodes/location"), "'location'"),
+], ids=["random", "truncated", "bad-heap", "bad-block", "no-unit-id", "no-spike-index", "no-location"])
+def test_damaged_nwb_gets_one_line_exit_1_nothing_written(good_nwb, tmp_path, capsys, make, words):
+    """`python -m pipeline nwb` prints one line `error: <file>: <problem>`, exits 1, writes nothing."""
+    from pipeline.source_commands import add_commands
+
+    bad = tmp_path / "bad.nwb"
+    make(good_nwb, bad)
+    root = tmp_path / "lib"
+    parser = argparse.ArgumentParser(prog="pipeline")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["nwb", str(bad), "--root", str(root), "--minutes", "0.1", "--min-spikes", "10",
+                              "--quiet"])
+    code = args.func(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    lines = [line for line in err.splitlines() if "Warning" not in line and not line.startswith("  warnings.warn")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert str(bad) in lines[0] and words in lines[0], lines[0]
+    assert not root.exists()
