@@ -12,17 +12,23 @@ Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_t
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
+import pandas as pd
+import yaml
 
 from templatelib import format as fmt
 
+from .overview import build_overview
 from .page_wheel import build_page_wheel
 from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 
@@ -83,15 +89,47 @@ def _copy_static(out: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _build_docs(out: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--quiet", "--strict", "--config-file", str(REPO / "mkdocs.yml"),
-         "--site-dir", str(out / "docs")],
-        check=True, cwd=REPO,
-    )
+#: How long the build waits for a remote catalogue before drawing the overview without it.
+CATALOGUE_TIMEOUT_S = 20
 
 
-def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC_HTTP_ROOT, docs: bool = True) -> Path:
+def read_catalogue(where: str) -> tuple[pd.DataFrame, str]:
+    """``(rows, note)``: the catalogue at a path or URL, or no rows and a sentence saying why."""
+    try:
+        if where.startswith(("http://", "https://")):
+            with urllib.request.urlopen(where, timeout=CATALOGUE_TIMEOUT_S) as response:
+                data = response.read()
+        else:
+            data = Path(where).read_bytes()
+        return pd.read_csv(io.BytesIO(data), dtype={"template_id": str}), ""
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        note = f"The catalogue at {where} could not be read when this site was built ({type(error).__name__})."
+        return pd.DataFrame(columns=list(fmt.COLUMNS)), note
+
+
+def _build_docs(out: Path, catalogue: str) -> None:
+    """mkdocs over a copy of the docs plus the library overview drawn for ``catalogue``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = Path(tmp) / "docs"
+        shutil.copytree(SITE_SRC / "docs", docs)
+        rows, note = read_catalogue(catalogue)
+        page = build_overview(rows, docs)
+        title, _, rest = page.read_text(encoding="utf-8").partition("\n")
+        source = f"Drawn from `{catalogue}` when this site was built." + (" " + note if note else "")
+        page.write_text(f"{title}\n\n{source}\n{rest}", encoding="utf-8")
+        config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+        config["docs_dir"] = str(docs)
+        config["nav"] = [*config["nav"], {"Library overview": "overview.md"}]
+        (Path(tmp) / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--quiet", "--strict", "--config-file",
+             str(Path(tmp) / "mkdocs.yml"), "--site-dir", str(out / "docs")],
+            check=True, cwd=REPO, timeout=600,
+        )
+
+
+def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC_HTTP_ROOT, docs: bool = True,
+               catalogue: str | None = None) -> Path:
     """Build the site into ``out``.
 
     Parameters
@@ -104,7 +142,10 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     default_source : str
         Library root the page reads when the URL has no ``?source=``.
     docs : bool
-        Also build the mkdocs documentation into ``out/docs``.
+        Also build the mkdocs documentation into ``out/docs``, with the library overview.
+    catalogue : str, optional
+        Path or URL of the ``templates.csv`` the overview is drawn from; default: the default
+        source's. When it cannot be read the overview says so (the build does not fail).
     """
     out = Path(out).resolve()
     _prepare_out(out)
@@ -163,5 +204,5 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     (out / "sw.js").write_text(service_worker, encoding="utf-8")
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve folders starting with "_" as is
     if docs:
-        _build_docs(out)
+        _build_docs(out, catalogue or default_source.rstrip("/") + "/" + fmt.CATALOGUE_FILE)
     return out

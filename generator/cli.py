@@ -21,7 +21,7 @@ def _cmd_build(args) -> int:
     from .build import build_site
 
     out = build_site(Path(args.out), pyodide=args.pyodide, default_source=args.source or fmt.PUBLIC_HTTP_ROOT,
-                     docs=not args.no_docs)
+                     docs=not args.no_docs, catalogue=args.catalogue)
     print(f"site built in {out}")
     return 0
 
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cdn (official CDN, default), local (offline bundle copied into the site) or a URL")
     p.add_argument("--source", default=None, help="library root the page reads by default (default: the public bucket)")
     p.add_argument("--no-docs", action="store_true", help="skip the mkdocs documentation")
+    p.add_argument("--catalogue", default=None,
+                   help="templates.csv (path or URL) the library overview is drawn from (default: the source's)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("serve", help="serve a built site on loopback")

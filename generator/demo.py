@@ -39,7 +39,8 @@ def run_demo(args) -> int:
     subprocess.run([sys.executable, "-m", "pipeline", "validate", str(root)], check=True)
     data_server = make_server(root, args.host, args.data_port)
     data_url = f"http://{args.host}:{data_server.server_address[1]}/"
-    site = build_site(Path(args.site), pyodide=args.pyodide, default_source=data_url)
+    site = build_site(Path(args.site), pyodide=args.pyodide, default_source=data_url,
+                      catalogue=str(Path(args.library) / "templates.csv"))
     site_server = make_server(site, args.host, args.site_port, cors=False, index=True)
     print(describe(data_server))
     page = f"http://{args.host}:{site_server.server_address[1]}/?source={urllib.parse.quote(data_url, safe='')}"

@@ -17,33 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from templatelib import format as fmt
+
 #: Catalogue columns whose distributions are drawn, when present.
 BASIC_COLUMNS = ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit")
 
-#: Template shape metrics (``pipeline.template_metrics.METRIC_COLUMNS``, spikeinterface's names),
-#: drawn when present. Kept here so the generator needs no spikeinterface.
-SHAPE_COLUMNS = (
-    "peak_to_trough_duration",
-    "trough_half_width",
-    "peak_half_width",
-    "repolarization_slope",
-    "recovery_slope",
-    "num_positive_peaks",
-    "num_negative_peaks",
-    "main_to_next_extremum_duration",
-    "peak_before_to_trough_ratio",
-    "peak_after_to_trough_ratio",
-    "peak_before_to_peak_after_ratio",
-    "main_peak_to_trough_ratio",
-    "trough_width",
-    "peak_before_width",
-    "peak_after_width",
-    "waveform_baseline_flatness",
-    "velocity_above",
-    "velocity_below",
-    "exp_decay",
-    "spread",
-)
+#: Template shape metrics (spikeinterface's names, from the format), drawn when present.
+SHAPE_COLUMNS = fmt.METRIC_COLUMNS
 
 #: Units for axis labels; seconds are shown in ms.
 UNITS = {

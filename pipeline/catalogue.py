@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from templatelib import format as fmt
 
-from .previews import PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
+from .previews import READ_BLOCK_UNITS, PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
 from .storage import LibraryStorage
 
 
@@ -34,6 +34,49 @@ def open_dataset(storage: LibraryStorage, dataset: str) -> zarr.Group:
 def _text_array(array) -> list[str]:
     # brain_area is object+vlen-utf8 or fixed-width <U depending on the writer: both give str.
     return [str(v) for v in array[:]]
+
+
+def previous_metrics(storage: LibraryStorage, previous: PreviousPreviews) -> pd.DataFrame | None:
+    """The metric columns of the published csv, by template_id, when they can be trusted.
+
+    Trusted means: the previous ``library.json`` pins this very csv by sha256. Anything else
+    (no csv, a mismatch, no metric columns) means nothing is reused.
+    """
+    if not previous.fingerprints:
+        return None
+    try:
+        raw = storage.read_bytes(fmt.CATALOGUE_FILE)
+        manifest = json.loads(storage.read_bytes(fmt.MANIFEST_FILE))
+        if hashlib.sha256(raw).hexdigest() != manifest.get("templates_csv_sha256"):
+            return None
+        table = pd.read_csv(io.BytesIO(raw), dtype={"template_id": str})
+    except (OSError, ValueError, AttributeError, pd.errors.ParserError):
+        return None
+    if "template_id" not in table or any(c not in table for c in fmt.METRIC_COLUMNS):
+        return None
+    return table.drop_duplicates("template_id").set_index("template_id")[list(fmt.METRIC_COLUMNS)]
+
+
+def dataset_metrics(group: zarr.Group, rows: pd.DataFrame, reusable: pd.DataFrame | None) -> tuple[pd.DataFrame, bool]:
+    """``(metric columns for rows, reused)``: reused from the previous csv, else computed.
+
+    Computed by :mod:`pipeline.template_metrics` (spikeinterface), reading the templates in
+    blocks of :data:`pipeline.previews.READ_BLOCK_UNITS` units to bound memory.
+    """
+    if reusable is not None and rows["template_id"].isin(reusable.index).all():
+        return reusable.loc[rows["template_id"]].reset_index(drop=True), True
+    from .template_metrics import template_metrics
+
+    array = group["templates_array"]
+    positions = np.column_stack([group[fmt.PROBE_GROUP]["x"][:], group[fmt.PROBE_GROUP]["y"][:]])
+    best = rows["best_channel_index"].to_numpy()
+    frames = []
+    for start in range(0, array.shape[0], READ_BLOCK_UNITS):
+        stop = min(start + READ_BLOCK_UNITS, array.shape[0])
+        frames.append(template_metrics(array[start:stop], positions, float(group.attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
+                                       int(group.attrs[fmt.ATTR_NBEFORE]), best[start:stop], progress=False))
+    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.METRIC_COLUMNS))
+    return metrics[list(fmt.METRIC_COLUMNS)].reset_index(drop=True), False
 
 
 def dataset_rows(group: zarr.Group, dataset: str, bucket: str = fmt.PUBLIC_BUCKET) -> pd.DataFrame:
@@ -77,7 +120,7 @@ def dataset_rows(group: zarr.Group, dataset: str, bucket: str = fmt.PUBLIC_BUCKE
         "template_id": [fmt.template_id(key, u) for u in unit_ids.tolist()],
         "unit_id": unit_ids,
     }
-    return pd.DataFrame(rows, columns=list(fmt.COLUMNS))
+    return pd.DataFrame(rows, columns=list(fmt.LIVE_COLUMNS + fmt.ADDED_COLUMNS))
 
 
 def dataset_summary(group: zarr.Group) -> dict:
@@ -112,14 +155,17 @@ def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
     """Read every complete dataset; return the catalogue, the manifest's datasets part and
     the preview rows (csv order)."""
     previous = previous if previous is not None else PreviousPreviews(storage)
+    old_metrics = previous_metrics(storage, previous)
     frames, summaries, previews = [], {}, []
     reused = 0
     progress = tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False)
     for key in progress:
         group = open_dataset(storage, key)
         rows = dataset_rows(group, key, bucket)
-        frames.append(rows)
         fingerprint = dataset_fingerprint(storage, key, group)
+        unchanged = bool(fingerprint) and previous.fingerprints.get(key) == fingerprint
+        metrics, _ = dataset_metrics(group, rows, old_metrics if unchanged else None)
+        frames.append(pd.concat([rows, metrics], axis=1))
         summaries[key] = {**dataset_summary(group), "fingerprint": fingerprint}
         data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
                                             rows["best_channel_index"])

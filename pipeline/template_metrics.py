@@ -34,38 +34,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-#: Single-channel metric columns, in spikeinterface's order (``get_single_channel_template_metric_names``
-#: expanded into the columns of each metric). Computed on the best channel, upsampled 10x.
-SINGLE_CHANNEL_COLUMNS = (
-    "peak_to_trough_duration",  # s
-    "trough_half_width",  # s
-    "peak_half_width",  # s
-    "repolarization_slope",  # uV/s
-    "recovery_slope",  # uV/s
-    "num_positive_peaks",  # count
-    "num_negative_peaks",  # count
-    "main_to_next_extremum_duration",  # s
-    "peak_before_to_trough_ratio",  # ratio
-    "peak_after_to_trough_ratio",  # ratio
-    "peak_before_to_peak_after_ratio",  # ratio
-    "main_peak_to_trough_ratio",  # ratio
-    "trough_width",  # s
-    "peak_before_width",  # s
-    "peak_after_width",  # s
-    "waveform_baseline_flatness",  # ratio
-)
+from templatelib import format as fmt
 
-#: Multi-channel metric columns (``get_multi_channel_template_metric_names``): need the channel
-#: locations and at least two channels; computed on all channels (dense templates).
-MULTI_CHANNEL_COLUMNS = (
-    "velocity_above",  # um/ms
-    "velocity_below",  # um/ms
-    "exp_decay",  # 1/um
-    "spread",  # um
-)
-
-#: Every metric column, in this stable order. Tests check it equals spikeinterface's columns.
-METRIC_COLUMNS = SINGLE_CHANNEL_COLUMNS + MULTI_CHANNEL_COLUMNS
+#: The columns (spikeinterface's names, in its order) are part of the library format:
+#: ``templatelib.format`` holds them; tests check they equal spikeinterface's own columns.
+SINGLE_CHANNEL_COLUMNS = fmt.SINGLE_CHANNEL_METRIC_COLUMNS
+MULTI_CHANNEL_COLUMNS = fmt.MULTI_CHANNEL_METRIC_COLUMNS
+METRIC_COLUMNS = fmt.METRIC_COLUMNS
 
 #: Why a metric is NaN: the codes of :func:`template_metrics_with_reasons`. An empty string
 #: means the value is defined.

@@ -19,6 +19,8 @@ from jsonschema import Draft202012Validator
 from templatelib import format as fmt
 from templatelib.library_schema import LIBRARY_SCHEMA
 
+from .previews import preview_problems
+
 #: A live catalogue is ~1 MB for ~5000 templates; 512 MiB is ~2.5 million rows.
 MAX_CATALOGUE_BYTES = 512 * 1024 * 1024
 #: ``library.json`` has one small entry per dataset.
@@ -149,14 +151,15 @@ def catalogue_problems(storage, facts: dict) -> list[str]:
         for dataset in sorted(facts)
         if dataset not in listed and facts[dataset].get("units", 0) > 0
     ]
-    return problems + manifest_problems(storage, raw, len(table))
+    ids = table["template_id"].astype(str).tolist() if "template_id" in table.columns else None
+    return problems + manifest_problems(storage, raw, len(table), ids)
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def manifest_problems(storage, csv_bytes: bytes | None, rows: int | None) -> list[str]:
+def manifest_problems(storage, csv_bytes: bytes | None, rows: int | None, template_ids=None) -> list[str]:
     """Problems of ``library.json``: its schema, and its count and hash against the csv.
 
     Parameters
@@ -168,6 +171,8 @@ def manifest_problems(storage, csv_bytes: bytes | None, rows: int | None) -> lis
         the csv problem is already reported).
     rows : int or None
         Rows of the csv, for ``template_count``.
+    template_ids : list of str, optional
+        The csv's template_ids in row order, to check the preview shards against.
     """
     name = fmt.MANIFEST_FILE
     if not storage.exists(name):
@@ -192,4 +197,6 @@ def manifest_problems(storage, csv_bytes: bytes | None, rows: int | None) -> lis
         problems.append(f"{name}: template_count {count} but {fmt.CATALOGUE_FILE} has {rows} rows")
     if csv_bytes is not None and manifest.get("templates_csv_sha256") != hashlib.sha256(csv_bytes).hexdigest():
         problems.append(f"{name}: templates_csv_sha256 does not match {fmt.CATALOGUE_FILE}")
+    if template_ids is not None:
+        problems += preview_problems(storage, manifest, template_ids)
     return problems

@@ -9,7 +9,8 @@ def test_columns_are_the_live_twelve_then_our_additions():
         "noise_level_uv", "signal_to_noise_ratio", "template_index", "best_channel_index",
         "spikes_per_unit", "dataset", "dataset_path",
     )
-    assert fmt.COLUMNS[12:] == ("template_id", "unit_id")
+    assert fmt.COLUMNS[12:14] == ("template_id", "unit_id")
+    assert fmt.COLUMNS[14:] == fmt.METRIC_COLUMNS and "peak_to_trough_duration" in fmt.METRIC_COLUMNS
 
 
 def test_template_id_is_short_url_safe_and_independent_of_position():

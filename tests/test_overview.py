@@ -31,7 +31,8 @@ def check_page(md_path: Path):
 
 @pytest.fixture(scope="module")
 def catalogue(small_library) -> pd.DataFrame:
-    frame = pd.read_csv(Path(small_library.root) / "templates.csv")
+    # Only three metric columns, made up, so each figure's content is known.
+    frame = pd.read_csv(Path(small_library.root) / "templates.csv").drop(columns=list(SHAPE_COLUMNS))
     rng = np.random.default_rng(0)
     frame["peak_to_trough_duration"] = rng.uniform(2e-4, 8e-4, len(frame))
     frame["exp_decay"] = np.nan  # an all-NaN metric
@@ -44,10 +45,15 @@ def test_full_overview_from_csv_and_frame(tmp_path, small_library, catalogue):
     md = build_overview(Path(small_library.root) / "templates.csv", tmp_path / "from_csv")
     found = check_page(md)
     text = md.read_text(encoding="utf-8")
-    # by probe, by area, four basic distributions, the scatter (empty: no metric column)
-    assert len(found) == 2 + len(BASIC_COLUMNS) + 1
+    # by probe, by area, four basic distributions, every shape metric, the scatter
+    assert len(found) == 2 + len(BASIC_COLUMNS) + len(SHAPE_COLUMNS) + 1
     assert "Neuropixels 1.0" in text and "Neuropixels Ultra" in text
     assert "| probe | templates |" in text
+    assert "## amplitude_uv against peak_to_trough_duration" in text
+
+    no_metrics = tmp_path / "no_metrics.csv"
+    pd.read_csv(Path(small_library.root) / "templates.csv").drop(columns=list(SHAPE_COLUMNS)).to_csv(no_metrics)
+    text = build_overview(no_metrics, tmp_path / "no_metrics").read_text(encoding="utf-8")
     assert "The catalogue has no peak_to_trough_duration column." in text
 
     md = build_overview(catalogue, tmp_path / "from_frame")
@@ -99,10 +105,3 @@ def test_junk_values_do_not_fail(tmp_path):
     md = build_overview(frame, tmp_path / "junk")
     check_page(md)
     assert "(unknown probe)" in md.read_text(encoding="utf-8")
-
-
-@pytest.mark.timeout(60)
-def test_shape_columns_follow_the_pipeline():
-    from pipeline.template_metrics import METRIC_COLUMNS
-
-    assert SHAPE_COLUMNS == METRIC_COLUMNS

@@ -138,3 +138,32 @@ def test_unmodified_spikeinterface_client_reads_a_library_with_previews(small_li
     assert result.returncode == 0, result.stderr[-2000:]
     rows, datasets, units = map(int, result.stdout.split())
     assert rows == 18 and datasets == 3 and units == 6
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("missing", "previews/0.bin: missing"),
+    ("truncated", "bytes, library.json says"),
+    ("tampered", "does not match its sha256"),
+    ("reordered", "row 0 is template"),
+])
+def test_validate_reports_broken_previews(tmp_path, damage, words):
+    from pipeline.validate import validate_library
+
+    storage = build_library(tmp_path / "lib", datasets=2, units=3, compressor="zlib")
+    assert validate_library(storage) == []
+    shard = tmp_path / "lib" / fmt.preview_shard_key(0)
+    data = shard.read_bytes()
+    if damage == "missing":
+        shard.unlink()
+    elif damage == "truncated":
+        shard.write_bytes(data[:-10])
+    elif damage == "tampered":
+        shard.write_bytes(data[:20] + bytes([data[20] ^ 1]) + data[21:])
+    else:  # the rows of two templates swapped, and library.json updated to match: still wrong
+        swapped = data[64:128] + data[:64] + data[128:]
+        shard.write_bytes(swapped)
+        manifest = json.loads((tmp_path / "lib" / "library.json").read_text())
+        manifest["previews"]["shards"][0]["sha256"] = hashlib.sha256(swapped).hexdigest()
+        (tmp_path / "lib" / "library.json").write_text(json.dumps(manifest))
+    problems = validate_library(storage)
+    assert len(problems) == 1 and words in problems[0], problems

@@ -56,8 +56,9 @@ def catalogue(library):
 
 
 @pytest.fixture(scope="module")
-def site_dir(tmp_path_factory):
-    return build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True)
+def site_dir(tmp_path_factory, library):
+    return build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True,
+                      catalogue=f"{library.path}/templates.csv")
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,13 @@ def test_quick_filter_writes_the_query(page, site, data, catalogue):
     page.get_by_label("Amplitude min (µV)").press("Tab")
     expect(page.get_by_label("Query")).to_have_value("amplitude_uv >= 120")
     expect(count_status(page)).to_have_text(f"{(catalogue['amplitude_uv'] >= 120).sum()} templates")
+    page.get_by_label("Amplitude min (µV)").fill("")
+    page.get_by_label("Peak-to-trough max (ms)").fill("0.5")
+    page.get_by_label("Peak-to-trough max (ms)").press("Tab")
+    expect(page.get_by_label("Query")).to_have_value("peak_to_trough_duration <= 0.0005")
+    narrow = int((catalogue["peak_to_trough_duration"] <= 0.0005).sum())
+    assert 0 < narrow < len(catalogue)
+    expect(count_status(page)).to_have_text(f"{narrow} templates")
 
 
 def test_selection_snippet_runs_in_selection_order_and_survives_reload(page, site, data, library, catalogue, tmp_path):
@@ -209,6 +217,11 @@ def test_missing_library_gives_not_found(page, site, data):
     expect(page.get_by_role("alert").filter(has_text="not found (HTTP 404)")).to_be_visible(timeout=BOOT_TIMEOUT)
 
 
-def test_docs_are_part_of_the_site(page, site):
+def test_docs_are_part_of_the_site(page, site, catalogue):
     page.goto(f"{site.url}/docs/format.html")
     expect(page.get_by_role("heading", name="The library format")).to_be_visible()
+    page.goto(f"{site.url}/")
+    page.get_by_role("link", name="Library overview").click()
+    expect(page.get_by_role("heading", name="Library overview", exact=True, level=1)).to_be_visible()
+    expect(page.get_by_text(f"{len(catalogue)} templates from")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("amplitude", re.I)).first).to_be_visible()

@@ -506,9 +506,12 @@ def test_library_json_count_must_match_the_csv(fresh_library):
 
 
 def test_library_json_may_grow_new_members(fresh_library):
-    _edit_manifest(fresh_library, _set(["previews"], {"anything": [1, 2, 3]}))
+    _edit_manifest(fresh_library, _set(["something_new"], {"anything": [1, 2, 3]}))
     _edit_manifest(fresh_library, _set(["provenance"], "a string today, an object tomorrow"))
     assert validate_library(fresh_library) == []
+    # ...but a member the format defines is checked.
+    _edit_manifest(fresh_library, _set(["previews"], {"anything": [1, 2, 3]}))
+    assert any("previews: format_version" in p for p in validate_library(fresh_library))
 
 
 # --- hostile input through the CLI: one line per problem, exit 1, never a traceback ------------

@@ -326,13 +326,16 @@
     const parts = [];
     if ($("f-probe").value) parts.push("probe == " + pyString($("f-probe").value));
     if ($("f-area").value) parts.push("brain_area == " + pyString($("f-area").value));
-    const num = (id, column, op) => {
+    // `scale` turns the box's unit into the column's (peak-to-trough: ms in the box, s in the csv).
+    const num = (id, column, op, scale = 1) => {
       const v = $(id).value.trim();
-      if (v !== "" && isFinite(Number(v))) parts.push(column + " " + op + " " + Number(v));
+      if (v !== "" && isFinite(Number(v))) parts.push(column + " " + op + " " + Number(v) * scale);
     };
     num("f-amp-min", "amplitude_uv", ">="); num("f-amp-max", "amplitude_uv", "<=");
     num("f-depth-min", "depth_along_probe", ">="); num("f-depth-max", "depth_along_probe", "<=");
     num("f-snr-min", "signal_to_noise_ratio", ">="); num("f-spikes-min", "spikes_per_unit", ">=");
+    num("f-ptt-min", "peak_to_trough_duration", ">=", 1e-3); num("f-ptt-max", "peak_to_trough_duration", "<=", 1e-3);
+    num("f-spread-min", "spread", ">=");
     return parts.join(" and ");
   }
   $("filters").addEventListener("change", () => {

@@ -82,6 +82,9 @@ def load_catalogue(data: bytes | str) -> pd.DataFrame:
         if table[column].isna().any():
             raise CatalogueError(f"templates.csv: {column} has empty values")
         table[column] = table[column].astype("int64")
+    for column in fmt.METRIC_COLUMNS:
+        if column in table.columns:  # an undefined or unreadable metric is NaN, as in the format
+            table[column] = pd.to_numeric(table[column], errors="coerce").astype("float64")
     for column in ("brain_area", "probe", "probe_manufacturer", "dataset"):
         table[column] = table[column].fillna("").astype(str).str.strip()
     table["id_is_fallback"] = False

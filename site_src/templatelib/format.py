@@ -43,7 +43,37 @@ LIVE_COLUMNS = (
 )
 #: Our additions, appended after the live columns so positional readers keep working.
 ADDED_COLUMNS = ("template_id", "unit_id")
-COLUMNS = LIVE_COLUMNS + ADDED_COLUMNS
+
+#: Waveform-shape metrics, spikeinterface's template metrics under its own names and in its
+#: order, appended after our additions (units and NaN rules: docs/metrics.md).
+#: Single-channel ones are computed on the best channel, upsampled 10x.
+SINGLE_CHANNEL_METRIC_COLUMNS = (
+    "peak_to_trough_duration",  # s
+    "trough_half_width",  # s
+    "peak_half_width",  # s
+    "repolarization_slope",  # uV/s
+    "recovery_slope",  # uV/s
+    "num_positive_peaks",  # count
+    "num_negative_peaks",  # count
+    "main_to_next_extremum_duration",  # s
+    "peak_before_to_trough_ratio",  # ratio
+    "peak_after_to_trough_ratio",  # ratio
+    "peak_before_to_peak_after_ratio",  # ratio
+    "main_peak_to_trough_ratio",  # ratio
+    "trough_width",  # s
+    "peak_before_width",  # s
+    "peak_after_width",  # s
+    "waveform_baseline_flatness",  # ratio
+)
+#: Multi-channel ones need the channel locations and at least two channels.
+MULTI_CHANNEL_METRIC_COLUMNS = (
+    "velocity_above",  # um/ms
+    "velocity_below",  # um/ms
+    "exp_decay",  # 1/um
+    "spread",  # um
+)
+METRIC_COLUMNS = SINGLE_CHANNEL_METRIC_COLUMNS + MULTI_CHANNEL_METRIC_COLUMNS
+COLUMNS = LIVE_COLUMNS + ADDED_COLUMNS + METRIC_COLUMNS
 
 #: Arrays every dataset group holds (besides the ``probe`` subgroup).
 REQUIRED_ARRAYS = (
