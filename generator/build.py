@@ -3,7 +3,7 @@
 Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_template_library/``)::
 
     index.html            jinja2-rendered page
-    static/               app.js, worker.js, style.css
+    static/               app.js, worker_client.js, worker.js, style.css
     wheels/               the page's own wheel (templatelib)
     pyodide/              the offline Pyodide bundle (``--pyodide local`` only)
     docs/                 the mkdocs documentation
@@ -48,9 +48,17 @@ RESULT_COLUMNS = (
     ("probe", "Probe", "text", None),
 )
 #: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
-PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "app.js")
+PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "worker_client.js", "app.js")
 #: Pyodide packages the page loads (the service worker caches them with their dependencies).
 PAGE_PACKAGES = ("numpy", "zarr", "pandas")
+#: How long one worker call (query, sort, view, selection) may run before the page stops the
+#: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
+#: or a template view on a slow link (two small chunks), short enough that a hung call is
+#: noticed before the visitor gives up.
+CALL_TIMEOUT_MS = 8_000
+#: How long booting Pyodide and loading the catalogue may take before the page gives up:
+#: seconds on a normal machine, tens of seconds on a slow one with a cold cache.
+LOAD_TIMEOUT_MS = 120_000
 #: Cache Storage name shared by the page (which files the catalogue it fetched) and sw.js.
 DATA_CACHE = "htl-data-v1"
 
@@ -129,7 +137,8 @@ def _build_docs(out: Path, catalogue: str) -> None:
 
 
 def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC_HTTP_ROOT, docs: bool = True,
-               catalogue: str | None = None) -> Path:
+               catalogue: str | None = None, call_timeout_ms: int = CALL_TIMEOUT_MS,
+               load_timeout_ms: int = LOAD_TIMEOUT_MS) -> Path:
     """Build the site into ``out``.
 
     Parameters
@@ -146,7 +155,12 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     catalogue : str, optional
         Path or URL of the ``templates.csv`` the overview is drawn from; default: the default
         source's. When it cannot be read the overview says so (the build does not fail).
+    call_timeout_ms, load_timeout_ms : int
+        How long a worker call, and the boot with the catalogue load, may run before the page
+        stops the worker (a call then restarts it; tests build sites with short limits).
     """
+    if call_timeout_ms <= 0 or load_timeout_ms <= 0:
+        raise ValueError("timeouts must be positive milliseconds")
     out = Path(out).resolve()
     _prepare_out(out)
     wheel = build_page_wheel(out / "wheels")
@@ -165,6 +179,8 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "defaultSource": default_source.rstrip("/") + "/",
         "publicSource": fmt.PUBLIC_HTTP_ROOT,
         "pageSize": 25,
+        "callTimeoutMs": int(call_timeout_ms),
+        "loadTimeoutMs": int(load_timeout_ms),
         "pyodideVersion": PYODIDE_VERSION,
         "dataCache": DATA_CACHE,
         "catalogueFile": fmt.CATALOGUE_FILE,

@@ -65,17 +65,36 @@
   const validSource = sourceIsValid();
   const sourceRoot = validSource ? state.source.replace(/\/?$/, "/") : "";
 
+  // What the first paint fetched, filed for offline use once the service worker is there.
+  const firstObjects = {};
+  // What the UI thread fetched, handed to Python (again after a restart) so nothing is fetched twice.
+  const handOver = { csv: null, manifest: null, manifestMissing: false, done: false };
+  handOver.promise = new Promise((resolve) => { handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } }; });
+
   // ---- worker: started before anything else so Pyodide's boot overlaps everything below ----
-  const worker = validSource ? new Worker(new URL(config.workerURL, location.href)) : null;
-  const pending = new Map();
-  let nextId = 1;
-  function call(method, args) {
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      worker.postMessage({ type: "call", id, method, args: args || {} });
-    });
-  }
+  // A call that runs too long stops the worker and starts a fresh one (worker_client.js).
+  const client = validSource ? new HTL.WorkerClient({
+    url: new URL(config.workerURL, location.href),
+    init: { pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
+      wheelURL: new URL(config.wheelURL, location.href).href, source: state.source },
+    catalogue: () => handOver.promise.then(() => ({ type: "catalogue", csv: handOver.csv, manifest: handOver.manifest,
+      manifestMissing: handOver.manifestMissing })),
+    callTimeoutMs: config.callTimeoutMs || 8000,
+    loadTimeoutMs: config.loadTimeoutMs || 120000,
+    bootMethods: new Set(["preview_rows"]),
+    onMessage: (msg) => {
+      if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+      else if (msg.type === "ready") onReady(msg.info);
+      else if (msg.type === "fatal") showFatal(msg.error);
+    },
+    onError: (event) => showFatal({ kind: "internal", message: event.message || "the worker failed to start" }),
+    onRestart: (message, stopped) => onRestart(message, stopped),
+    onLoadStopped: (message) => showFatal({ kind: "stopped", message }),
+  }) : null;
+  if (client) client.start();
+  const call = (method, args) => client.call(method, args);
+  let restarted = false;  // a fresh worker after a stopped call: never re-run what was stopped
+  let shown = state;      // the order and page the table shows (the defaults after a restart)
 
   const STAGES = { runtime: "Starting Python…", packages: "Loading packages…", catalogue: "Reading catalogue…" };
   let busy = 0;
@@ -110,33 +129,11 @@
     box.textContent = "";
     const title = document.createElement("strong");
     title.textContent = { unreachable: "Cannot read the source. ", missing: "Missing object. ",
-      catalogue: "The catalogue is malformed. ", data: "The data is damaged. ", input: "Bad source. " }[error.kind] || "Error. ";
+      catalogue: "The catalogue is malformed. ", data: "The data is damaged. ", input: "Bad source. ", stopped: "Stopped. " }[error.kind] || "Error. ";
     const text = document.createElement("span");
     text.textContent = describeError(error);
     box.append(title, text);
     $("count").textContent = "0 templates";
-  }
-
-  if (worker) {
-    worker.onmessage = (event) => {
-      const msg = event.data;
-      if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
-      else if (msg.type === "ready") onReady(msg.info);
-      else if (msg.type === "fatal") showFatal(msg.error);
-      else if (msg.type === "result") {
-        const waiter = pending.get(msg.id);
-        pending.delete(msg.id);
-        if (!waiter) return;
-        if (msg.ok) waiter.resolve(msg.result);
-        else waiter.reject(msg.error);
-      }
-    };
-    worker.onerror = (event) => showFatal({ kind: "internal", message: event.message || "the worker failed to start" });
-    worker.postMessage({ type: "init", config: {
-      pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
-      wheelURL: new URL(config.wheelURL, location.href).href,
-      source: state.source,
-    } });
   }
 
   // ---- first paint: rows and waveforms before Python ----
@@ -146,26 +143,6 @@
   async function fetchLibraryObject(name) {
     // "no-cache": revalidate (ETag), so a republished catalogue is never shown stale.
     return fetch(sourceRoot + name, { cache: "no-cache" });
-  }
-
-  function csvRowObjects(parser, first, last) {
-    const header = parser.rows[0];
-    const index = Object.fromEntries(header.map((name, i) => [name.trim(), i]));
-    if (!("dataset" in index) || !("template_index" in index)) return null;
-    const out = [];
-    // parser.rows[0] is the header, so catalogue row k is parser.rows[k + 1].
-    for (let k = first; k <= last && k + 1 < parser.rows.length; k++) {
-      const cells = parser.rows[k + 1];
-      const row = { row: k };
-      for (const [name, , kind] of COLUMNS) {
-        const raw = name in index ? (cells[index[name]] ?? "").trim() : "";
-        row[name] = kind === "text" ? raw : raw === "" || !isFinite(Number(raw)) ? null : Number(raw);
-      }
-      row.template_index = Number(cells[index.template_index]);
-      row.best_channel_index = "best_channel_index" in index ? Number(cells[index.best_channel_index]) : null;
-      out.push(row);
-    }
-    return out;
   }
 
   async function firstPaint() {
@@ -209,11 +186,11 @@
       if (painted || p.error || p.rows.length === 0) return;
       if (p.rows.length > first + PAGE_SIZE) {
         painted = true;
-        paintEarlyRows(csvRowObjects(p, first, first + PAGE_SIZE - 1));
+        paintEarlyRows(HTL.csvRowObjects(p, first, first + PAGE_SIZE - 1, COLUMNS));
       }
     });
     if (!painted && !parser.error && parser.rows.length > 1 && earlyPaint) {
-      paintEarlyRows(csvRowObjects(parser, first, first + PAGE_SIZE - 1));
+      paintEarlyRows(HTL.csvRowObjects(parser, first, first + PAGE_SIZE - 1, COLUMNS));
     }
     handOver.csv = bytes;
     firstObjects[config.catalogueFile] = { bytes, type: "text/csv; charset=utf-8" };
@@ -226,12 +203,6 @@
       }
     }
   }
-
-  // What the first paint fetched, filed for offline use once the service worker is there.
-  const firstObjects = {};
-  // What the UI thread fetched, handed to Python so nothing is fetched twice.
-  const handOver = { csv: null, manifest: null, manifestMissing: false, done: false };
-  handOver.promise = new Promise((resolve) => { handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } }; });
 
   async function paintEarlyRows(rows) {
     if (!rows || info) return;
@@ -284,10 +255,30 @@
     if (drawn && !performance.getEntriesByName("htl-first-waveform").length) performance.mark("htl-first-waveform");
   }
 
+  // ---- a call ran too long: the worker was stopped and a fresh one is starting ----
+  function onRestart(message, stopped) {
+    info = null;
+    restarted = true;
+    renderToken++;  // answers still in flight belong to the stopped worker
+    setStage("Restarting Python…", "busy");
+    $("count").textContent = "Restarting Python…";
+    $("stopped").textContent = message;
+    $("stopped").hidden = false;
+    // A stopped view leaves the URL, so that reloading the page does not open it again.
+    if (stopped.method === "view" && state.view === stopped.args.template_id) { state.view = ""; writeURL(); }
+    updatePager();
+  }
+
   // ---- Python is ready ----
   function onReady(libraryInfo) {
     info = libraryInfo;
     setStage("Ready", "ready");
+    if (restarted) {
+      // Keep the query text, selection, sort and page; show the default results, re-run nothing.
+      runQuery(false, true);
+      refreshBasket();
+      return;
+    }
     if (info.library) {
       $("library-info").textContent = "· " + info.count + " templates in " + info.library.datasets +
         " datasets · built " + (info.library.created || "?");
@@ -358,9 +349,9 @@
     state.desc = false;
     submitQuery();
   });
-  $("prev-page").addEventListener("click", () => { if (state.page > 0) { state.page--; runQuery(true); } });
+  $("prev-page").addEventListener("click", () => { if (shown.page > 0) { state.page = shown.page - 1; runQuery(true); } });
   $("next-page").addEventListener("click", () => {
-    if ((state.page + 1) * PAGE_SIZE < count) { state.page++; runQuery(true); }
+    if ((shown.page + 1) * PAGE_SIZE < count) { state.page = shown.page + 1; runQuery(true); }
   });
   for (const button of document.querySelectorAll("button.sort")) {
     button.addEventListener("click", () => {
@@ -372,23 +363,26 @@
     });
   }
 
-  async function runQuery(userAction) {
+  async function runQuery(userAction, defaults) {
     if (!info) return;
     const token = ++renderToken;
     $("query-error").textContent = "";
+    const ask = defaults ? { expression: "", sort_by: null, descending: false, offset: 0 }
+      : { expression: state.q, sort_by: state.sort || null, descending: state.desc, offset: state.page * PAGE_SIZE };
     try {
-      const result = await call("query", { expression: state.q, sort_by: state.sort || null,
-        descending: state.desc, offset: state.page * PAGE_SIZE, limit: PAGE_SIZE });
+      const result = await call("query", { ...ask, limit: PAGE_SIZE });
       if (token !== renderToken) return;
       count = result.count;
-      state.page = Math.floor(result.offset / PAGE_SIZE);
+      shown = defaults ? { sort: "", desc: false, page: 0 } : state;
+      if (!defaults) state.page = Math.floor(result.offset / PAGE_SIZE);
+      if (userAction) $("stopped").hidden = true;
       $("count").textContent = count + " templates";
       renderRows(result.rows);
       performance.mark("htl-catalogue-queryable");
-      writeURL();
+      if (!defaults) writeURL();
       loadThumbnails(result.rows, token);
     } catch (error) {
-      if (token !== renderToken) return;
+      if (token !== renderToken || error.kind === "stopped") return;  // the stop is explained in #stopped
       $("query-error").textContent = describeError(error);
       if (!userAction) { $("count").textContent = "0 templates"; renderRows([]); }
     }
@@ -402,12 +396,12 @@
 
   function updatePager() {
     const pages = Math.max(1, Math.ceil(count / PAGE_SIZE));
-    $("page-label").textContent = info ? "Page " + (state.page + 1) + " of " + pages : "Page " + (state.page + 1);
-    $("prev-page").disabled = !info || state.page === 0;
-    $("next-page").disabled = !info || state.page + 1 >= pages;
+    $("page-label").textContent = info ? "Page " + (shown.page + 1) + " of " + pages : "Page " + (shown.page + 1);
+    $("prev-page").disabled = !info || shown.page === 0;
+    $("next-page").disabled = !info || shown.page + 1 >= pages;
     for (const th of document.querySelectorAll("#results-table th[aria-sort]")) {
       const column = th.querySelector("button").dataset.column;
-      th.setAttribute("aria-sort", column === state.sort ? (state.desc ? "descending" : "ascending") : "none");
+      th.setAttribute("aria-sort", column === shown.sort ? (shown.desc ? "descending" : "ascending") : "none");
     }
   }
 
@@ -522,10 +516,6 @@
     showSource();
     updatePager();
     firstPaint().catch(() => handOver.resolve());
-    handOver.promise.then(() => {
-      worker.postMessage({ type: "catalogue", csv: handOver.csv, manifest: handOver.manifest,
-        manifestMissing: handOver.manifestMissing });
-    });
   }
 
   // ---- basket ----

@@ -90,6 +90,28 @@
     return bytes;
   }
 
+  /** Catalogue rows first..last as the results table's row objects (columns: the page's resultColumns). */
+  function csvRowObjects(parser, first, last, columns) {
+    const header = parser.rows[0];
+    const index = Object.fromEntries(header.map((name, i) => [name.trim(), i]));
+    if (!("dataset" in index) || !("template_index" in index)) return null;
+    const out = [];
+    // parser.rows[0] is the header, so catalogue row k is parser.rows[k + 1].
+    for (let k = first; k <= last && k + 1 < parser.rows.length; k++) {
+      const cells = parser.rows[k + 1];
+      const row = { row: k };
+      for (const [name, , kind] of columns) {
+        const raw = name in index ? (cells[index[name]] ?? "").trim() : "";
+        row[name] = kind === "text" ? raw : raw === "" || !isFinite(Number(raw)) ? null : Number(raw);
+      }
+      row.template_index = Number(cells[index.template_index]);
+      row.best_channel_index = "best_channel_index" in index ? Number(cells[index.best_channel_index]) : null;
+      out.push(row);
+    }
+    return out;
+  }
+
   HTL.CsvStreamParser = CsvStreamParser;
+  HTL.csvRowObjects = csvRowObjects;
   HTL.readCsvStream = readCsvStream;
 })(self.HTL = self.HTL || {});

@@ -1,0 +1,129 @@
+// The Python worker's lifecycle for the UI thread: start, calls with a time limit, restart.
+// Python inside Pyodide cannot be interrupted, so a call that runs longer than its limit
+// (config.callTimeoutMs) stops the whole worker: worker.terminate(), every pending call is
+// rejected with words saying what was stopped and why, and a fresh worker starts with the
+// same init and catalogue hand-over. A boot + catalogue load longer than config.loadTimeoutMs
+// is stopped for good (restarting it would only hang again). The page's own code decides
+// what to show after a restart; it never re-runs the call that was stopped.
+"use strict";
+
+(function (HTL) {
+  const seconds = (ms) => String(Number((ms / 1000).toFixed(1))) + " s";
+  const clip = (text) => (text.length > 200 ? text.slice(0, 200) + "…" : text);
+
+  /** What a call was doing, in words, and what the user can do about it. */
+  function describeCall(method, args) {
+    if (method === "query") {
+      const sorted = args.sort_by ? " sorted by " + args.sort_by : "";
+      if (args.expression) return ["The query `" + clip(args.expression) + "`" + sorted, "Change the query and run it again."];
+      return [args.sort_by ? "Sorting by " + args.sort_by : "Listing the templates", "Try another order or query."];
+    }
+    if (method === "view") return ["Opening template " + args.template_id, "Its data did not arrive in time; try it again later."];
+    if (method === "preview_rows") return ["Drawing the waveforms", "Try another page or query."];
+    if (["known_ids", "snippet", "selection_csv"].includes(method)) return ["Updating the selection", "Try again."];
+    return ["The " + method + " call", "Try again."];
+  }
+
+  class WorkerClient {
+    /**
+     * options: url, init (the worker's init config), catalogue (() => Promise of the
+     * catalogue message), callTimeoutMs, loadTimeoutMs, bootMethods (methods that run during
+     * boot and are bounded elsewhere: not timed while the worker is not ready),
+     * onMessage(msg) (stage/ready/fatal), onError(event), onRestart(message, stoppedCall),
+     * onLoadStopped(message).
+     */
+    constructor(options) {
+      this.options = options;
+      this.pending = new Map();
+      this.nextId = 1;
+      this.worker = null;
+      this.ready = false;
+      this.generation = 0;
+      this.loadTimer = null;
+    }
+
+    start() {
+      const o = this.options;
+      const generation = ++this.generation;
+      const worker = new Worker(o.url);
+      this.worker = worker;
+      this.ready = false;
+      worker.onmessage = (event) => { if (generation === this.generation) this.receive(event.data); };
+      worker.onerror = (event) => { if (generation === this.generation) o.onError(event); };
+      worker.postMessage({ type: "init", config: o.init });
+      // postMessage copies (structured clone): the page keeps its bytes for the next restart.
+      o.catalogue().then((msg) => { if (generation === this.generation) worker.postMessage(msg); });
+      clearTimeout(this.loadTimer);
+      this.loadTimer = setTimeout(() => this.loadTooLong(), o.loadTimeoutMs);
+    }
+
+    receive(msg) {
+      if (msg.type === "result") {
+        const waiter = this.pending.get(msg.id);
+        if (!waiter) return;
+        this.pending.delete(msg.id);
+        clearTimeout(waiter.timer);
+        if (msg.ok) waiter.resolve(msg.result);
+        else waiter.reject(msg.error);
+        return;
+      }
+      if (msg.type === "ready" || msg.type === "fatal") clearTimeout(this.loadTimer);
+      if (msg.type === "ready") {
+        this.ready = true;
+        for (const waiter of this.pending.values()) {
+          if (!this.options.bootMethods.has(waiter.method)) this.arm(waiter);
+        }
+      }
+      this.options.onMessage(msg);
+    }
+
+    call(method, args) {
+      if (!this.worker) return Promise.reject({ kind: "stopped", message: "Python is not running." });
+      const id = this.nextId++;
+      return new Promise((resolve, reject) => {
+        const waiter = { id, method, args: args || {}, resolve, reject, timer: null };
+        this.pending.set(id, waiter);
+        // Calls made while the worker boots wait for it there; their clock starts at "ready".
+        if (this.ready) this.arm(waiter);
+        this.worker.postMessage({ type: "call", id, method, args: waiter.args });
+      });
+    }
+
+    arm(waiter) {
+      if (waiter.timer === null) waiter.timer = setTimeout(() => this.tooLong(waiter), this.options.callTimeoutMs);
+    }
+
+    stop() {
+      clearTimeout(this.loadTimer);
+      if (this.worker) this.worker.terminate();
+      this.worker = null;
+      this.generation++;
+      const waiters = [...this.pending.values()];
+      this.pending.clear();
+      for (const waiter of waiters) clearTimeout(waiter.timer);
+      return waiters;
+    }
+
+    tooLong(waiter) {
+      if (this.pending.get(waiter.id) !== waiter) return;
+      const [what, advice] = describeCall(waiter.method, waiter.args);
+      const message = what + " ran longer than " + seconds(this.options.callTimeoutMs) +
+        " and was stopped; Python was restarted. " + advice;
+      const waiters = this.stop();
+      this.start();
+      this.options.onRestart(message, { method: waiter.method, args: waiter.args });
+      for (const w of waiters) w.reject({ kind: "stopped", message });
+    }
+
+    loadTooLong() {
+      const message = "Starting Python and reading the catalogue took longer than " +
+        seconds(this.options.loadTimeoutMs) + " and was stopped. Check the source and the network, then reload the page.";
+      const waiters = this.stop();
+      this.options.onLoadStopped(message);
+      for (const w of waiters) w.reject({ kind: "stopped", message });
+    }
+  }
+
+  HTL.WorkerClient = WorkerClient;
+  HTL.describeCall = describeCall;
+})(self.HTL = self.HTL || {});
