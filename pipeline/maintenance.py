@@ -100,13 +100,12 @@ def load_dataset(group: zarr.Group, units: np.ndarray | None = None):
 
     index = slice(None) if units is None else np.asarray(units, dtype=int)
     attrs = group.attrs.asdict()
-    in_uv = attrs.get(fmt.ATTR_IN_UV, attrs.get(fmt.ATTR_IN_UV_LEGACY, True))
     probe = Probe.from_zarr_group(group[fmt.PROBE_GROUP])
     templates = Templates(
         templates_array=group["templates_array"].get_orthogonal_selection((index, slice(None), slice(None))),
         sampling_frequency=float(attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
         nbefore=int(attrs[fmt.ATTR_NBEFORE]),
-        is_in_uV=bool(in_uv),
+        is_in_uV=fmt.in_uv(attrs),
         channel_ids=group["channel_ids"][:],
         unit_ids=group["unit_ids"][:][index],
         probe=probe,

@@ -138,7 +138,7 @@ class LibraryReader:
         except Exception as error:
             raise DataError(f"{key}: cannot decode the probe geometry ({type(error).__name__}: {error})") from None
         attrs = group.attrs.asdict()
-        in_uv = attrs.get(fmt.ATTR_IN_UV_LEGACY, attrs.get(fmt.ATTR_IN_UV, True))
+        in_uv = fmt.in_uv(attrs)
         units, samples, channels = array_meta["shape"]
         if list(array_meta["chunks"]) != [1, samples, channels]:
             raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
