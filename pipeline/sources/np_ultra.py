@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from templatelib import format as fmt
+
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
 from .nwb import SourceError
@@ -46,8 +48,6 @@ REQUIRED_FILES = (WAVEFORMS_FILE, SPIKE_CLUSTERS_FILE, ACRONYM_FILE, X_FILE, Y_F
 DATASET_PREFIX = "steinmetz_ye_np_ultra_2022_figshare19493588v2"
 SAMPLING_FREQUENCY = 30_000.0
 SOURCE_NBEFORE = 40
-TARGET_NBEFORE = 90
-TARGET_SAMPLES = 240
 UNITS_PER_DATASET = 100
 DEFAULT_MIN_SPIKES = 50
 DEFAULT_TAPER = 10
@@ -170,12 +170,12 @@ def pad_templates(waveforms: np.ndarray, source_nbefore: int = SOURCE_NBEFORE, t
     """
     num_units, num_samples, num_channels = waveforms.shape
     tapered = waveforms.astype("float32") * edge_taper(num_samples, taper)[None, :, None].astype("float32")
-    shift = TARGET_NBEFORE - source_nbefore
-    first, last = max(0, -shift), min(num_samples, TARGET_SAMPLES - shift)
+    shift = fmt.TEMPLATE_NBEFORE - source_nbefore
+    first, last = max(0, -shift), min(num_samples, fmt.TEMPLATE_SAMPLES - shift)
     if first >= last:
         raise SourceError(f"a waveform of {num_samples} samples with nbefore={source_nbefore} does not overlap the "
-                          f"{TARGET_SAMPLES}-sample template window")
-    padded = np.zeros((num_units, TARGET_SAMPLES, num_channels), dtype="float32")
+                          f"{fmt.TEMPLATE_SAMPLES}-sample template window")
+    padded = np.zeros((num_units, fmt.TEMPLATE_SAMPLES, num_channels), dtype="float32")
     padded[:, first + shift:last + shift, :] = tapered[:, first:last, :]
     return padded
 
@@ -268,7 +268,7 @@ def write_np_ultra(
             skipped.append(name + ".zarr")
             continue
         templates = Templates(
-            templates_array=templates_array[part], sampling_frequency=SAMPLING_FREQUENCY, nbefore=TARGET_NBEFORE,
+            templates_array=templates_array[part], sampling_frequency=SAMPLING_FREQUENCY, nbefore=fmt.TEMPLATE_NBEFORE,
             is_in_uV=True, channel_ids=channel_ids, unit_ids=units.unit_ids[part], probe=probe,
         )
         meta = UnitMetadata(brain_area=units.brain_area[part], spikes_per_unit=units.spikes_per_unit[part])

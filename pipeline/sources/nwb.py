@@ -46,12 +46,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from templatelib import format as fmt
+
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
 
 #: Samples before / after the spike in every template of the library, whatever the rate.
-TARGET_NBEFORE = 90
-TARGET_NAFTER = 150
+TARGET_NBEFORE = fmt.TEMPLATE_NBEFORE
+TARGET_NAFTER = fmt.TEMPLATE_SAMPLES - fmt.TEMPLATE_NBEFORE
 DEFAULT_MINUTES = 30.0
 DEFAULT_MIN_SPIKES = 50
 HIGHPASS_HZ = 1.0
