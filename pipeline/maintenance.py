@@ -35,6 +35,7 @@ import numpy as np
 import zarr
 
 from templatelib import format as fmt
+from templatelib.chunk_decode import chunk_grid, chunk_key
 
 from .dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from .storage import LibraryStorage
@@ -67,10 +68,8 @@ def referenced_keys(metadata: dict) -> set[str]:
         if posixpath.basename(name) != ".zarray":
             continue
         array = posixpath.dirname(name)
-        separator = meta.get("dimension_separator") or "."
-        grid = [max(1, -(-s // c)) if s else 0 for s, c in zip(meta["shape"], meta["chunks"])] or [1]
-        for index in np.ndindex(*grid):
-            keys.add(posixpath.join(array, separator.join(map(str, index)) if index else "0"))
+        for index in np.ndindex(*chunk_grid(meta, array)):
+            keys.add(chunk_key(array, index, meta))
     return keys
 
 
