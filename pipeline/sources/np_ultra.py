@@ -265,7 +265,7 @@ def write_np_ultra(
     for index, part in enumerate(tqdm(chunks, desc="NP-Ultra datasets", unit="dataset", disable=not progress)):
         name = dataset_name(index)
         if storage.is_complete(name) and not overwrite:
-            skipped.append(name + ".zarr")
+            skipped.append(fmt.dataset_key(name))
             continue
         templates = Templates(
             templates_array=templates_array[part], sampling_frequency=SAMPLING_FREQUENCY, nbefore=fmt.TEMPLATE_NBEFORE,

@@ -554,7 +554,7 @@ def _write(storage: LibraryStorage, name: str, templates, meta: UnitMetadata, op
         return write_dataset(storage, name, templates, meta, options, overwrite=overwrite)
     except BaseException:
         if not storage.is_complete(name):
-            storage.remove(name if name.endswith(".zarr") else name + ".zarr")
+            storage.remove(fmt.dataset_key(name))
         raise
 
 
@@ -628,8 +628,7 @@ class _Selection:
 
 def _refuse_existing(storage: LibraryStorage, name: str, overwrite: bool) -> None:
     if storage.is_complete(name) and not overwrite:
-        key = name if name.endswith(".zarr") else name + ".zarr"
-        raise SourceError(f"{storage.url(key)} already exists (pass --overwrite to replace it)")
+        raise SourceError(f"{storage.url(fmt.dataset_key(name))} already exists (pass --overwrite to replace it)")
 
 
 def _select(handle, path_or_url, storage: LibraryStorage, options: NwbOptions) -> tuple[_Selection, object]:
