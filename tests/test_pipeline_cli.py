@@ -116,3 +116,21 @@ def test_nwb_killed_midway_leaves_nothing_visible_and_rerun_completes(tmp_path):
     table = pd.read_csv(root / "templates.csv")
     assert len(table) == len(truth.unit_ids) and set(table["dataset"]) == {dataset.name}
     assert _run("validate", str(root)).returncode == 0
+
+
+def test_a_missing_root_is_the_same_exit_code_everywhere(tmp_path):
+    from pipeline.cli_common import EXIT_BAD_ROOT
+
+    missing = str(tmp_path / "nowhere")
+    for command in (["consolidate", missing], ["prune", missing], ["delete", "x", missing],
+                    ["restore-noise", missing, "x", "--from-npy", "n.npy"]):
+        result = _run(*command)
+        assert result.returncode == EXIT_BAD_ROOT, (command, result.stderr)
+        assert result.stderr.strip() == f"error: {missing} does not exist"
+
+
+def test_compressor_choices_are_the_writers():
+    from pipeline.dataset_writer import COMPRESSORS
+
+    for command in ("synthetic", "nwb", "ibl", "npultra"):
+        assert "{" + ",".join(COMPRESSORS) + "}" in _run(command, "--help").stdout, command
