@@ -36,7 +36,8 @@ from templatelib import format as fmt
 
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
-from .nwb import SourceError
+from .errors import SourceError
+from .probes import IMEC, NP_ULTRA, ProbeInfo, contact_probe
 
 WAVEFORMS_FILE = "clusters.waveforms.npy"
 SPIKE_CLUSTERS_FILE = "spikes.clusters.npy"
@@ -51,9 +52,8 @@ SOURCE_NBEFORE = 40
 UNITS_PER_DATASET = 100
 DEFAULT_MIN_SPIKES = 50
 DEFAULT_TAPER = 10
-PROBE_MODEL = "Neuropixels Ultra"
-MANUFACTURER = "IMEC"
-CONTACT_WIDTH_UM = 5.0
+PROBE_MODEL = NP_ULTRA
+MANUFACTURER = IMEC
 
 
 @dataclass
@@ -182,13 +182,7 @@ def pad_templates(waveforms: np.ndarray, source_nbefore: int = SOURCE_NBEFORE, t
 
 def ultra_probe(positions: np.ndarray):
     """The NP-Ultra probe: 5 um square contacts at the published positions, channel ``i`` = contact ``i``."""
-    from probeinterface import Probe
-
-    probe = Probe(ndim=2, si_units="um")
-    probe.set_contacts(positions=positions, shapes="square", shape_params={"width": CONTACT_WIDTH_UM})
-    probe.set_device_channel_indices(np.arange(len(positions)))
-    probe.annotations = {"model_name": PROBE_MODEL, "manufacturer": MANUFACTURER}
-    return probe
+    return contact_probe(positions, ProbeInfo(PROBE_MODEL, MANUFACTURER))
 
 
 def dataset_name(index: int) -> str:

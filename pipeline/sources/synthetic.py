@@ -19,6 +19,7 @@ from templatelib import format as fmt
 
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
+from .probes import IMEC, NP1, NP_ULTRA, ProbeInfo, neuropixels_probe
 
 SAMPLING_FREQUENCY = 30_000.0
 #: The library's template window (90 + 150 samples) in ms at 30 kHz: 3 ms and 5 ms.
@@ -68,13 +69,8 @@ def plan_library(num_datasets: int, rng: np.random.Generator) -> list[SyntheticP
 
 def make_probe(kind: str):
     """The first 384 contacts of a real Neuropixels geometry, annotated like the live bucket."""
-    from probeinterface.neuropixels_tools import build_neuropixels_probe
-
-    part_number, model_name = {"np1": ("NP1000", "Neuropixels 1.0"), "ultra": ("NP1110", "Neuropixels Ultra")}[kind]
-    probe = build_neuropixels_probe(part_number).get_slice(np.arange(NUM_CHANNELS))
-    probe.annotations = {"model_name": model_name, "manufacturer": "IMEC"}
-    probe.set_device_channel_indices(np.arange(NUM_CHANNELS))
-    return probe
+    part_number, model_name = {"np1": ("NP1000", NP1), "ultra": ("NP1110", NP_ULTRA)}[kind]
+    return neuropixels_probe(part_number, ProbeInfo(model_name, IMEC), NUM_CHANNELS)
 
 
 def _areas_by_depth(depths: np.ndarray, areas: tuple[str, ...], span: tuple[float, float]) -> list[str]:
