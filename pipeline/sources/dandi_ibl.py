@@ -98,7 +98,7 @@ def fetch_asset_records(dandiset_id: str = DEFAULT_DANDISET, api_url: str | None
     """Every asset of the dandiset's most recent version as ``{"asset_id", "path", "size"}``.
 
     This is the only function that talks to DANDI; tests substitute its recorded output
-    (``tests/data/dandi_000409_assets.json``).
+    (``tests/data/dandi_000409/assets_page.json``).
     """
     url = dandi_api_url(api_url)
     check_reachable(url, timeout)

@@ -1,6 +1,6 @@
 """NWB source: one NWB file, local or streamed over HTTP(S), -> one dataset of templates.
 
-This is the recipe that built the IBL part of the live library (RESEARCH section 1), applied
+This is the recipe that built the IBL part of the live library (``site_src/docs/sources.md``), applied
 to any NWB file with raw extracellular data and a units table:
 
 1. the units table's scalar columns go through an optional QC filter (a pandas query such as
