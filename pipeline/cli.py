@@ -6,27 +6,22 @@ ROOT is a local folder or an fsspec URL (``s3://bucket/prefix``) everywhere.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from templatelib import format as fmt
 
+from .cli_common import EXIT_BAD_ROOT, add_bucket, add_compressor, existing_root, missing_root
+from .cli_common import error as _error
 from .storage import LibraryStorage
 
 
 def _cmd_synthetic(args) -> int:
     from .catalogue import consolidate
-    from .dataset_writer import COMPRESSORS
     from .sources.synthetic import write_synthetic_library
 
-    assert args.compressor in COMPRESSORS
     storage = LibraryStorage(args.root)
     if not storage.is_empty() and not args.overwrite:
-        print(
-            f"error: {storage.url()} is not empty; pass --overwrite to replace its datasets "
-            "(nothing was changed)",
-            file=sys.stderr,
-        )
-        return 2
+        return _error(f"{storage.url()} is not empty; pass --overwrite to replace its datasets (nothing was changed)",
+                      EXIT_BAD_ROOT)
     if args.overwrite:
         for name in storage.top_level_names():
             if name.endswith(fmt.DATASET_SUFFIX) or name in (fmt.CATALOGUE_FILE, fmt.MANIFEST_FILE):
@@ -43,10 +38,9 @@ def _cmd_synthetic(args) -> int:
 def _cmd_consolidate(args) -> int:
     from .catalogue import consolidate
 
-    storage = LibraryStorage(args.root)
-    if not storage.root_exists():
-        print(f"error: {args.root} does not exist", file=sys.stderr)
-        return 2
+    storage = existing_root(args.root)
+    if storage is None:
+        return missing_root(args.root)
     manifest = consolidate(storage, bucket=args.bucket)
     skipped = sorted(set(storage.dataset_names()) - set(manifest["datasets"]))
     print(
@@ -85,15 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", type=int, default=8, help="number of datasets (default: 8; the last is NP-Ultra-like)")
     p.add_argument("--units", type=int, default=50, help="units per dataset (default: 50)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compressor", choices=("blosc", "zlib"), default="blosc",
-                   help="blosc (lz4, like the live bucket) or zlib (readable by the offline browser bundle)")
+    add_compressor(p)
     p.add_argument("--overwrite", action="store_true", help="replace the datasets and catalogue already in ROOT")
-    p.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+    add_bucket(p)
     p.set_defaults(func=_cmd_synthetic)
 
     p = sub.add_parser("consolidate", help="write templates.csv and library.json for every complete dataset")
     p.add_argument("root", metavar="ROOT")
-    p.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+    add_bucket(p)
     p.set_defaults(func=_cmd_consolidate)
 
     p = sub.add_parser("validate", help="check every dataset and the catalogue against the format; exit 1 on problems")

@@ -28,7 +28,8 @@ def make_compressor(name: str):
     """The codec for ``name``: Blosc lz4/5/shuffle like the live bucket, or zlib.
 
     zlib exists because the offline Pyodide bundle used by browser tests cannot decode Blosc
-    (RESEARCH section 3); the CDN build of the page decodes both.
+    (no registry has a wasm32 numcodecs: see ``generator/pyodide_bundle.py``); the CDN build of
+    the page decodes both.
     """
     if name == "blosc":
         return Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)

@@ -35,6 +35,7 @@ import numpy as np
 import zarr
 
 from templatelib import format as fmt
+from templatelib.chunk_decode import chunk_grid, chunk_key
 
 from .dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from .storage import LibraryStorage
@@ -67,10 +68,8 @@ def referenced_keys(metadata: dict) -> set[str]:
         if posixpath.basename(name) != ".zarray":
             continue
         array = posixpath.dirname(name)
-        separator = meta.get("dimension_separator") or "."
-        grid = [max(1, -(-s // c)) if s else 0 for s, c in zip(meta["shape"], meta["chunks"])] or [1]
-        for index in np.ndindex(*grid):
-            keys.add(posixpath.join(array, separator.join(map(str, index)) if index else "0"))
+        for index in np.ndindex(*chunk_grid(meta, array)):
+            keys.add(chunk_key(array, index, meta))
     return keys
 
 
@@ -100,13 +99,12 @@ def load_dataset(group: zarr.Group, units: np.ndarray | None = None):
 
     index = slice(None) if units is None else np.asarray(units, dtype=int)
     attrs = group.attrs.asdict()
-    in_uv = attrs.get(fmt.ATTR_IN_UV, attrs.get(fmt.ATTR_IN_UV_LEGACY, True))
     probe = Probe.from_zarr_group(group[fmt.PROBE_GROUP])
     templates = Templates(
         templates_array=group["templates_array"].get_orthogonal_selection((index, slice(None), slice(None))),
         sampling_frequency=float(attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
         nbefore=int(attrs[fmt.ATTR_NBEFORE]),
-        is_in_uV=bool(in_uv),
+        is_in_uV=fmt.in_uv(attrs),
         channel_ids=group["channel_ids"][:],
         unit_ids=group["unit_ids"][:][index],
         probe=probe,

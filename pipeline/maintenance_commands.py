@@ -11,19 +11,11 @@ import sys
 
 from templatelib import format as fmt
 
+from .cli_common import add_bucket, existing_root, missing_root
+from .cli_common import error as _error
 from .storage import LibraryStorage
 
 DRY_RUN_NOTE = "dry run: nothing was changed; rerun with --apply to do it"
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-def _open(root: str) -> LibraryStorage | None:
-    storage = LibraryStorage(root)
-    return storage if storage.root_exists() else None
 
 
 def _finish(storage: LibraryStorage, bucket: str) -> int:
@@ -43,9 +35,9 @@ def _finish(storage: LibraryStorage, bucket: str) -> int:
 def _cmd_prune(args) -> int:
     from .maintenance import MaintenanceError, apply_prune, plan_prune
 
-    storage = _open(args.root)
+    storage = existing_root(args.root)
     if storage is None:
-        return _error(f"{args.root} does not exist")
+        return missing_root(args.root)
     datasets = [fmt.dataset_key(d) for d in args.dataset] if args.dataset else None
     missing = [d for d in datasets or [] if not storage.is_complete(d)]
     if missing:
@@ -76,9 +68,9 @@ def _cmd_delete(args) -> int:
     from .catalogue import consolidate
     from .maintenance import delete_dataset
 
-    storage = _open(args.root)
+    storage = existing_root(args.root)
     if storage is None:
-        return _error(f"{args.root} does not exist")
+        return missing_root(args.root)
     key = fmt.dataset_key(args.dataset)
     if key not in storage.dataset_names():
         return _error(f"no dataset {key} in {storage.url()}")
@@ -96,9 +88,9 @@ def _cmd_restore_noise(args) -> int:
     from .maintenance import MaintenanceError, apply_noise, plan_noise
     from .sources.nwb import SourceError, noise_levels_from_nwb
 
-    storage = _open(args.root)
+    storage = existing_root(args.root)
     if storage is None:
-        return _error(f"{args.root} does not exist")
+        return missing_root(args.root)
     key = fmt.dataset_key(args.dataset)
     if not storage.is_complete(key):
         return _error(f"no complete dataset {key} in {storage.url()}")
@@ -132,7 +124,7 @@ def add_commands(subparsers) -> None:
 
     def common(parser, rewrites=True):
         parser.add_argument("--apply", action="store_true", help="make the change (default: only print it)")
-        parser.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+        add_bucket(parser)
         if rewrites:
             parser.add_argument("--grace-seconds", type=float, default=DEFAULT_GRACE_S,
                                 help="refuse to rewrite a dataset rewritten less than this long ago: readers of "

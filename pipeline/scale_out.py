@@ -2,7 +2,8 @@
 
 A *session* is one input file (a plain NWB file, or one DANDI asset) processed into the
 library by a function that never raises and returns a summary dict
-(:func:`run_nwb_session` here, :func:`pipeline.sources.dandi_ibl.run_session` for IBL)::
+(:func:`run_nwb_session` here, :func:`pipeline.sources.dandi_ibl.run_session` for IBL;
+the structure is :class:`pipeline.sources.summary.SessionSummary`)::
 
     {"asset": ..., "status": "written" | "skipped" | "failed", "reason": ..., "elapsed_s": ...,
      "datasets": [{"dataset", "series", "status", "reason", "units", ...}, ...]}
@@ -27,23 +28,23 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .sources.dandi_ibl import failed_summary, process_series, session_summary
+from .sources.dandi_ibl import process_series
+from .sources.errors import SourceError
 from .sources.nwb import (
     DEFAULT_HIGHPASS_MARGIN_MS,
     DEFAULT_MIN_SPIKES,
     DEFAULT_MINUTES,
-    SourceError,
     choose_series,
     default_dataset_name,
     electrical_series_paths,
     file_stem,
     open_nwb,
 )
+from .sources.summary import STATUSES, failed_summary, session_summary
 from .storage import LibraryStorage
 
 #: Seconds to wait for an existing scheduler (and for it to have a worker) before giving up.
 CONNECT_TIMEOUT_S = 10.0
-STATUSES = ("written", "skipped", "failed")
 _ADDRESS = re.compile(r"^[a-z][a-z0-9+]*://\S+:\d+$")
 
 

@@ -11,19 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from templatelib import format as fmt
 
+from .cli_common import add_bucket, add_compressor
+from .cli_common import error as _error
 from .storage import LibraryStorage
-
-
-def _error(message: str) -> int:
-    # One line whatever the message holds: file names and HDF5 texts are the input's words.
-    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(message))
-    print(f"error: {line}", file=sys.stderr)
-    return 1
 
 
 def _consolidate(storage: LibraryStorage, bucket: str) -> str:
@@ -221,9 +215,8 @@ def _cmd_npultra(args) -> int:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, help="library root: a folder or an fsspec URL (s3://bucket/prefix)")
     parser.add_argument("--overwrite", action="store_true", help="replace datasets that are already complete")
-    parser.add_argument("--compressor", choices=("blosc", "zlib"), default="blosc",
-                        help="blosc (lz4, like the live bucket) or zlib (readable by the offline browser bundle)")
-    parser.add_argument("--bucket", default=fmt.PUBLIC_BUCKET, help="bucket named in the dataset_path column")
+    add_compressor(parser)
+    add_bucket(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -35,3 +35,41 @@ def test_missing_live_columns():
 def test_is_valid_template_id_rejects_hostile_values():
     for bad in ("", "<script>", "A" * 16, "0123456789abcdef0", None, "../../etc/passwd"):
         assert not fmt.is_valid_template_id(bad)
+
+
+IN_UV_CASES = (
+    ({}, True),
+    ({"is_in_uV": False}, False),
+    ({"is_in_uV": True}, True),
+    ({"is_scaled": False}, False),
+    ({"is_scaled": True}, True),
+    ({"is_scaled": False, "is_in_uV": True}, False),  # the legacy attribute wins, as in spikeinterface
+    ({"is_scaled": True, "is_in_uV": False}, True),
+)
+
+
+def test_in_uv_has_one_precedence():
+    for attrs, expected in IN_UV_CASES:
+        assert fmt.in_uv(attrs) is expected, attrs
+
+
+def test_the_snippets_inlined_rule_is_in_uv():
+    for attrs, expected in IN_UV_CASES:
+        assert eval(fmt.IN_UV_EXPRESSION, {}, {"attrs": attrs}) is expected, attrs
+
+
+def test_in_uv_agrees_with_spikeinterfaces_reader(tmp_path):
+    """The unmodified client is the reference: same answer on a group holding both attributes."""
+    import numpy as np
+    import pytest
+
+    zarr = pytest.importorskip("zarr")
+    core = pytest.importorskip("spikeinterface.core")
+    for i, (attrs, expected) in enumerate(IN_UV_CASES):
+        templates = core.Templates(templates_array=np.zeros((1, 4, 2), "f4"), sampling_frequency=30000.0, nbefore=1)
+        group = zarr.open_group(str(tmp_path / f"g{i}.zarr"), mode="w")
+        templates.add_templates_to_zarr_group(group)
+        for name in ("is_in_uV", "is_scaled"):
+            group.attrs.pop(name, None)
+        group.attrs.update(attrs)
+        assert core.Templates.from_zarr_group(group).is_in_uV is expected is fmt.in_uv(group.attrs.asdict()), attrs

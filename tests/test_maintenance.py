@@ -119,6 +119,31 @@ def test_prune_keeps_the_encoding_variants(tmp_path):
     assert reloaded.probe.annotations["model_name"] == templates.probe.annotations["model_name"]
 
 
+def test_a_rewrite_keeps_what_spikeinterface_reads_from_conflicting_uv_attributes(tmp_path):
+    """A dataset holding both ``is_scaled`` and ``is_in_uV`` (written elsewhere) keeps its meaning.
+
+    The rewrite writes one attribute; its value must be the one spikeinterface believed before
+    (``is_scaled`` first), not ``is_in_uV``'s (the bug before ``fmt.in_uv``).
+    """
+    from pipeline.catalogue import consolidate
+    from pipeline.dataset_writer import WriteOptions, write_dataset
+    from pipeline.sources.synthetic import SyntheticPlan, synthesize_dataset
+    from spikeinterface.core import Templates
+
+    storage = LibraryStorage(str(tmp_path / "lib"))
+    templates, meta = synthesize_dataset(SyntheticPlan("both", "np1"), 4, seed=3)
+    templates.is_in_uV = False
+    options = WriteOptions(compressor="zlib", legacy_is_scaled=True, extra_attrs={"is_in_uV": True})
+    key = write_dataset(storage, "both", templates, meta, options)
+    consolidate(storage)
+    assert Templates.from_zarr_group(open_group(tmp_path / "lib", key)).is_in_uV is False
+    np.save(tmp_path / "noise.npy", np.full(templates.num_channels, 4.0, dtype="f4"))
+    assert main(["restore-noise", storage.path, key, "--from-npy", str(tmp_path / "noise.npy"), "--apply"]) == 0
+    group = open_group(tmp_path / "lib", key)
+    assert group.attrs.asdict().get("is_scaled") is False
+    assert Templates.from_zarr_group(group).is_in_uV is False
+
+
 def test_a_reader_that_opened_before_a_prune_reads_the_old_dataset_whole(library):
     minimum = threshold_dropping_some(library)
     key = catalogue(library)["dataset"].iloc[0]
@@ -280,8 +305,18 @@ def test_restore_noise_from_nwb_reproduces_the_source_recipe(tmp_path, capsys):
     result = nwb_to_dataset(truth.path, storage, minutes=0.1, min_spikes=5, progress=False)
     assert main(["consolidate", storage.path]) == 0
     written = open_group(tmp_path / "lib", result.dataset)["channel_noise_levels"][:]
+    # Lose the noise levels first (as the live bucket did), then restore them from the source.
+    wrong = np.full_like(written, 99.0)
+    np.save(tmp_path / "wrong.npy", wrong)
+    assert main(["restore-noise", storage.path, result.dataset, "--from-npy", str(tmp_path / "wrong.npy"),
+                 "--apply", "--grace-seconds", "0"]) == 0
+    np.testing.assert_array_equal(open_group(tmp_path / "lib", result.dataset)["channel_noise_levels"][:], wrong)
+    capsys.readouterr()
     assert main(["restore-noise", storage.path, result.dataset, "--from-nwb", str(truth.path),
-                 "--minutes", "0.1", "--quiet"]) == 0
-    assert "largest change 0.00 uV" in capsys.readouterr().out
+                 "--minutes", "0.1", "--quiet", "--apply", "--grace-seconds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"largest change {99.0 - written.min():.2f} uV" in out and "valid" in out
     assert plan_prune(storage, 0) == []
-    np.testing.assert_array_equal(open_group(tmp_path / "lib", result.dataset)["channel_noise_levels"][:], written)
+    restored = open_group(tmp_path / "lib", result.dataset)["channel_noise_levels"][:]
+    assert not np.array_equal(restored, wrong)
+    np.testing.assert_array_equal(restored, written)  # the recipe's own levels, bit for bit

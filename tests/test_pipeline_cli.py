@@ -8,10 +8,12 @@ import textwrap
 import pandas as pd
 
 PY = sys.executable
+#: Seconds any child process may take: a hang fails its test instead of stalling the run.
+TIMEOUT_S = 300
 
 
 def _run(*args):
-    return subprocess.run([PY, "-m", "pipeline", *args], capture_output=True, text=True)
+    return subprocess.run([PY, "-m", "pipeline", *args], capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
 def test_help_lists_commands():
@@ -60,7 +62,7 @@ KILL_BEFORE_CONSOLIDATING = textwrap.dedent(
 def test_killed_writer_leaves_no_visible_dataset_and_rerun_completes(tmp_path):
     root = tmp_path / "lib"
     assert _run("synthetic", str(root), "--datasets", "2", "--units", "3").returncode == 0
-    killed = subprocess.run([PY, "-c", KILL_BEFORE_CONSOLIDATING, str(root)], capture_output=True)
+    killed = subprocess.run([PY, "-c", KILL_BEFORE_CONSOLIDATING, str(root)], capture_output=True, timeout=TIMEOUT_S)
     assert killed.returncode == -9
     assert (root / "late.zarr" / "templates_array" / "3.0.0").exists()  # data landed...
     assert _run("consolidate", str(root)).returncode == 0  # ...but is never catalogued
@@ -71,7 +73,7 @@ def test_killed_writer_leaves_no_visible_dataset_and_rerun_completes(tmp_path):
 
     rerun = subprocess.run(
         [PY, "-c", KILL_BEFORE_CONSOLIDATING.replace("writer.write_consolidated_metadata = die", ""), str(root)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, timeout=TIMEOUT_S,
     )
     assert rerun.returncode == 0, rerun.stderr
     assert _run("consolidate", str(root)).returncode == 0
@@ -105,7 +107,7 @@ def test_nwb_killed_midway_leaves_nothing_visible_and_rerun_completes(tmp_path):
     truth = write_small_nwb(tmp_path / "sub-K_ses-kill_ecephys.nwb")
     root = tmp_path / "lib"
     args = ["nwb", str(truth.path), "--root", str(root), "--minutes", "0.1", "--min-spikes", "5", "--quiet"]
-    killed = subprocess.run([PY, "-c", KILL_NWB_MIDWAY, *args], capture_output=True, text=True)
+    killed = subprocess.run([PY, "-c", KILL_NWB_MIDWAY, *args], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert killed.returncode == -9, killed.stderr
     dataset = root / "sub-K_ses-kill_ecephys_ElectricalSeriesAp.zarr"
     assert (dataset / "templates_array" / "0.0.0").exists() and not (dataset / ".zmetadata").exists()
@@ -116,3 +118,21 @@ def test_nwb_killed_midway_leaves_nothing_visible_and_rerun_completes(tmp_path):
     table = pd.read_csv(root / "templates.csv")
     assert len(table) == len(truth.unit_ids) and set(table["dataset"]) == {dataset.name}
     assert _run("validate", str(root)).returncode == 0
+
+
+def test_a_missing_root_is_the_same_exit_code_everywhere(tmp_path):
+    from pipeline.cli_common import EXIT_BAD_ROOT
+
+    missing = str(tmp_path / "nowhere")
+    for command in (["consolidate", missing], ["prune", missing], ["delete", "x", missing],
+                    ["restore-noise", missing, "x", "--from-npy", "n.npy"]):
+        result = _run(*command)
+        assert result.returncode == EXIT_BAD_ROOT, (command, result.stderr)
+        assert result.stderr.strip() == f"error: {missing} does not exist"
+
+
+def test_compressor_choices_are_the_writers():
+    from pipeline.dataset_writer import COMPRESSORS
+
+    for command in ("synthetic", "nwb", "ibl", "npultra"):
+        assert "{" + ",".join(COMPRESSORS) + "}" in _run(command, "--help").stdout, command

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _run(*args, **kw):
+    kw.setdefault("timeout", 60)
     return subprocess.run([PY, "-m", "pipeline", *args], capture_output=True, text=True, **kw)
 
 

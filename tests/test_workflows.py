@@ -47,7 +47,7 @@ def run_step(script: str, tmp_path: Path, env: dict) -> list[list[str]]:
     fake.chmod(0o755)
     (tmp_path / "calls.jsonl").unlink(missing_ok=True)
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env})
+                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env}, timeout=120)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
 
@@ -86,7 +86,7 @@ def test_the_source_step_calls_the_cli_with_valid_arguments(tmp_path, source, ur
 def test_the_source_step_refuses_a_missing_url(tmp_path):
     script = step(load("pipeline.yml"), "Run the source")["run"]
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "SOURCE": "nwb", "SOURCE_URL": "", "LIBRARY_ROOT": "s3://b"})
+                            env={**os.environ, "SOURCE": "nwb", "SOURCE_URL": "", "LIBRARY_ROOT": "s3://b"}, timeout=60)
     assert result.returncode == 1 and "needs the url input" in result.stdout
 
 

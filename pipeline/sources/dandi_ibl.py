@@ -34,17 +34,11 @@ from dataclasses import dataclass, field
 import requests
 
 from ..storage import LibraryStorage
-from .nwb import (
-    DEFAULT_HIGHPASS_MARGIN_MS,
-    DEFAULT_MIN_SPIKES,
-    DEFAULT_MINUTES,
-    SourceError,
-    electrical_series_paths,
-    file_stem,
-    nwb_to_dataset,
-    open_nwb,
-    raw_series,
-)
+from .errors import SourceError
+from .nwb import DEFAULT_MIN_SPIKES, DEFAULT_MINUTES, file_stem, nwb_to_dataset
+from .nwb_file import electrical_series_paths, open_nwb, raw_series
+from .recipe import DEFAULT_HIGHPASS_MARGIN_MS
+from .summary import FAILED, SKIPPED, WRITTEN, DatasetEntry, failed_summary, session_summary
 
 DEFAULT_DANDISET = "000409"
 DEFAULT_API_URL = "https://api.dandiarchive.org/api"
@@ -104,7 +98,7 @@ def fetch_asset_records(dandiset_id: str = DEFAULT_DANDISET, api_url: str | None
     """Every asset of the dandiset's most recent version as ``{"asset_id", "path", "size"}``.
 
     This is the only function that talks to DANDI; tests substitute its recorded output
-    (``tests/data/dandi_000409_assets.json``).
+    (``tests/data/dandi_000409/assets_page.json``).
     """
     url = dandi_api_url(api_url)
     check_reachable(url, timeout)
@@ -210,12 +204,6 @@ def resolve_content_url(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str:
     return urllib.parse.urlunsplit(final._replace(query="", fragment=""))
 
 
-def failed_summary(asset_path: str, reason: str, started: float, datasets=None) -> dict:
-    """A session summary of status ``failed`` (also used by :mod:`pipeline.scale_out`)."""
-    return {"asset": asset_path, "status": "failed", "reason": reason, "datasets": datasets or [],
-            "elapsed_s": round(time.perf_counter() - started, 3)}
-
-
 def process_series(url: str, storage: LibraryStorage, series: str, name: str, options) -> dict:
     """One probe of one asset -> a dataset entry of the session summary.
 
@@ -224,7 +212,7 @@ def process_series(url: str, storage: LibraryStorage, series: str, name: str, op
     runs plain NWB files through it, so both report and skip alike).
     """
     if storage.is_complete(name) and not options.overwrite:
-        return {"dataset": name, "series": series, "status": "skipped", "reason": "already complete in the library"}
+        return DatasetEntry(name, series, SKIPPED, "already complete in the library").to_dict()
     try:
         result = nwb_to_dataset(
             url, storage, minutes=options.minutes, min_spikes=options.min_spikes, unit_filter=options.unit_filter,
@@ -232,18 +220,9 @@ def process_series(url: str, storage: LibraryStorage, series: str, name: str, op
             **options.nwb,
         )
     except SourceError as error:
-        return {"dataset": name, "series": series, "status": "failed", "reason": str(error)}
-    return {"dataset": name, "series": series, "status": "written", "reason": "",
-            "units": result.units_written, "elapsed_s": round(result.elapsed_s, 3)}
-
-
-def session_summary(asset_path: str, entries: list[dict], started: float) -> dict:
-    """The summary of a session that got as far as its datasets: status from their entries."""
-    statuses = {e["status"] for e in entries}
-    status = "failed" if "failed" in statuses else "written" if "written" in statuses else "skipped"
-    reason = "; ".join(f"{e['dataset']}: {e['reason']}" for e in entries if e["status"] == "failed")
-    return {"asset": asset_path, "status": status, "reason": reason, "datasets": entries,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+        return DatasetEntry(name, series, FAILED, str(error)).to_dict()
+    entry = DatasetEntry(name, series, WRITTEN, units=result.units_written, elapsed_s=round(result.elapsed_s, 3))
+    return entry.to_dict()
 
 
 def run_session(asset, root_url: str, options: IblOptions | dict | None = None) -> dict:
@@ -261,9 +240,10 @@ def run_session(asset, root_url: str, options: IblOptions | dict | None = None) 
     Returns
     -------
     dict
-        ``asset``, ``status`` (``written``, ``skipped`` or ``failed``), ``reason`` (empty unless
-        failed), ``datasets`` (one entry per probe with its own status) and ``elapsed_s``. Never
-        raises: a scheduler maps it over assets and reads the summaries.
+        A :class:`~pipeline.sources.summary.SessionSummary` as a dict: ``asset``, ``status``
+        (``written``, ``skipped`` or ``failed``), ``reason`` (empty unless failed), ``datasets``
+        (one entry per probe with its own status) and ``elapsed_s``. Never raises: a scheduler
+        maps it over assets and reads the summaries.
     """
     options = IblOptions(**options) if isinstance(options, dict) else options or IblOptions()
     asset_path, download_url = asset

@@ -32,9 +32,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from templatelib import format as fmt
+
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
-from .nwb import SourceError
+from .errors import SourceError
+from .probes import IMEC, NP_ULTRA, ProbeInfo, contact_probe
 
 WAVEFORMS_FILE = "clusters.waveforms.npy"
 SPIKE_CLUSTERS_FILE = "spikes.clusters.npy"
@@ -46,14 +49,11 @@ REQUIRED_FILES = (WAVEFORMS_FILE, SPIKE_CLUSTERS_FILE, ACRONYM_FILE, X_FILE, Y_F
 DATASET_PREFIX = "steinmetz_ye_np_ultra_2022_figshare19493588v2"
 SAMPLING_FREQUENCY = 30_000.0
 SOURCE_NBEFORE = 40
-TARGET_NBEFORE = 90
-TARGET_SAMPLES = 240
 UNITS_PER_DATASET = 100
 DEFAULT_MIN_SPIKES = 50
 DEFAULT_TAPER = 10
-PROBE_MODEL = "Neuropixels Ultra"
-MANUFACTURER = "IMEC"
-CONTACT_WIDTH_UM = 5.0
+PROBE_MODEL = NP_ULTRA
+MANUFACTURER = IMEC
 
 
 @dataclass
@@ -170,25 +170,19 @@ def pad_templates(waveforms: np.ndarray, source_nbefore: int = SOURCE_NBEFORE, t
     """
     num_units, num_samples, num_channels = waveforms.shape
     tapered = waveforms.astype("float32") * edge_taper(num_samples, taper)[None, :, None].astype("float32")
-    shift = TARGET_NBEFORE - source_nbefore
-    first, last = max(0, -shift), min(num_samples, TARGET_SAMPLES - shift)
+    shift = fmt.TEMPLATE_NBEFORE - source_nbefore
+    first, last = max(0, -shift), min(num_samples, fmt.TEMPLATE_SAMPLES - shift)
     if first >= last:
         raise SourceError(f"a waveform of {num_samples} samples with nbefore={source_nbefore} does not overlap the "
-                          f"{TARGET_SAMPLES}-sample template window")
-    padded = np.zeros((num_units, TARGET_SAMPLES, num_channels), dtype="float32")
+                          f"{fmt.TEMPLATE_SAMPLES}-sample template window")
+    padded = np.zeros((num_units, fmt.TEMPLATE_SAMPLES, num_channels), dtype="float32")
     padded[:, first + shift:last + shift, :] = tapered[:, first:last, :]
     return padded
 
 
 def ultra_probe(positions: np.ndarray):
     """The NP-Ultra probe: 5 um square contacts at the published positions, channel ``i`` = contact ``i``."""
-    from probeinterface import Probe
-
-    probe = Probe(ndim=2, si_units="um")
-    probe.set_contacts(positions=positions, shapes="square", shape_params={"width": CONTACT_WIDTH_UM})
-    probe.set_device_channel_indices(np.arange(len(positions)))
-    probe.annotations = {"model_name": PROBE_MODEL, "manufacturer": MANUFACTURER}
-    return probe
+    return contact_probe(positions, ProbeInfo(PROBE_MODEL, MANUFACTURER))
 
 
 def dataset_name(index: int) -> str:
@@ -265,10 +259,10 @@ def write_np_ultra(
     for index, part in enumerate(tqdm(chunks, desc="NP-Ultra datasets", unit="dataset", disable=not progress)):
         name = dataset_name(index)
         if storage.is_complete(name) and not overwrite:
-            skipped.append(name + ".zarr")
+            skipped.append(fmt.dataset_key(name))
             continue
         templates = Templates(
-            templates_array=templates_array[part], sampling_frequency=SAMPLING_FREQUENCY, nbefore=TARGET_NBEFORE,
+            templates_array=templates_array[part], sampling_frequency=SAMPLING_FREQUENCY, nbefore=fmt.TEMPLATE_NBEFORE,
             is_in_uV=True, channel_ids=channel_ids, unit_ids=units.unit_ids[part], probe=probe,
         )
         meta = UnitMetadata(brain_area=units.brain_area[part], spikes_per_unit=units.spikes_per_unit[part])

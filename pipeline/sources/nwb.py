@@ -1,6 +1,6 @@
 """NWB source: one NWB file, local or streamed over HTTP(S), -> one dataset of templates.
 
-This is the recipe that built the IBL part of the live library (RESEARCH section 1), applied
+This is the recipe that built the IBL part of the live library (``site_src/docs/sources.md``), applied
 to any NWB file with raw extracellular data and a units table:
 
 1. the units table's scalar columns go through an optional QC filter (a pandas query such as
@@ -21,7 +21,13 @@ to any NWB file with raw extracellular data and a units table:
 7. one dataset through :func:`~pipeline.dataset_writer.write_dataset`.
 
 Every refusal (missing file, not NWB, no electrodes table, no units table, a recording shorter
-than the window, no unit left) raises :class:`SourceError` before anything is written.
+than the window, no unit left) raises :class:`~pipeline.sources.errors.SourceError` before
+anything is written.
+
+This module reads the file and runs the steps; the pieces live next to it: opening the file
+and finding its series (:mod:`~pipeline.sources.nwb_file`), the signal recipe of steps 3 to 5
+(:mod:`~pipeline.sources.recipe`), the probe (:mod:`~pipeline.sources.probes`) and the result
+(:class:`~pipeline.sources.summary.NwbResult`).
 
 Templates are in uV: the ``ElectricalSeries`` ``conversion`` (and ``channel_conversion``,
 ``offset``) are applied up front, as float32, so a non-zero NWB offset cannot leak into the
@@ -33,214 +39,56 @@ median, scale-equivariant with one gain for all channels.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import posixpath
 import re
 import time
 import urllib.parse
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from templatelib import format as fmt
+
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
+# SourceError, the file helpers, model_from_text and template_ms are imported from here by
+# other modules and tests (this module held them all before errors, nwb_file, probes, recipe
+# and summary split off): keep them importable from here.
+from .errors import SourceError
+from .nwb_file import (  # noqa: F401
+    ELECTRODES_PATH,
+    H5_DAMAGE,
+    UNITS_PATH,
+    _damaged,
+    _text,
+    choose_series,
+    electrical_series_paths,
+    is_url,
+    open_nwb,
+    raw_series,
+    require_tables,
+)
+from .probes import ProbeInfo, contact_probe, model_from_text
+from .recipe import (  # noqa: F401
+    DEFAULT_CHUNK_DURATION,
+    DEFAULT_HIGHPASS_MARGIN_MS,
+    TARGET_NAFTER,
+    TARGET_NBEFORE,
+    channel_noise_levels,
+    compute_templates,
+    preprocess,
+    template_ms,
+)
+from .summary import NwbResult
 
-#: Samples before / after the spike in every template of the library, whatever the rate.
-TARGET_NBEFORE = 90
-TARGET_NAFTER = 150
 DEFAULT_MINUTES = 30.0
 DEFAULT_MIN_SPIKES = 50
-HIGHPASS_HZ = 1.0
-#: Margin of the 1 Hz highpass on each side of every chunk. The live library was built with
-#: spikeinterface's former fixed 5 ms: too short for a 1 Hz filter, it leaves a slow transient in
-#: every chunk that averages out of templates but inflates noise levels (+20 % on white noise,
-#: measured with the fidelity recording). spikeinterface's current automatic margin for 1 Hz is
-#: 5 s (11x the samples filtered per 1 s chunk); 500 ms gives noise levels within 2 % of the 5 s
-#: margin's for 2x (measured: 11.5 s instead of 7 s for the fidelity recording, 56 s with 5 s).
-DEFAULT_HIGHPASS_MARGIN_MS = 500.0
-#: Chunk length of the chunked steps. Every chunk is filtered with the highpass margin on both
-#: sides, so 1 s chunks filter 2 s per second; 5 s chunks filter 1.2 s. Measured on 60 s x 384
-#: channels, one process: 2.41 s of compute per recorded second with 1 s chunks, 1.85 with 5 s
-#: (tests/benchmarks/nwb_session.py). A 5 s chunk of 384 channels is ~0.5 GB as float64 in the filter.
-DEFAULT_CHUNK_DURATION = "5s"
 #: Units table columns holding a brain area, in order of preference.
 UNIT_AREA_COLUMNS = ("brain_area", "location", "allen_location")
 UNKNOWN_AREA = "unknown"
-ELECTRODES_PATH = "general/extracellular_ephys/electrodes"
-UNITS_PATH = "units"
-NOISE_SLICES = {"num_chunks_per_segment": 20, "chunk_size": 10_000, "chunk_duration": None, "seed": 0}
-
-
-class SourceError(Exception):
-    """An input a source refuses; the message says what is wrong and nothing was written."""
-
-
-#: What h5py raises on a damaged file: a bad heap or B-tree signature (RuntimeError), an
-#: undecodable or unreadable block (OSError), an object whose link is broken (KeyError).
-H5_DAMAGE = (OSError, RuntimeError, KeyError)
-
-
-def _damaged(path_or_url, error: BaseException) -> SourceError:
-    detail = " ".join(str(error).split())[:300]
-    return SourceError(f"{path_or_url}: the file is damaged or not the NWB it claims to be "
-                       f"({type(error).__name__}: {detail})")
-
-
-@dataclass
-class NwbResult:
-    """What :func:`nwb_to_dataset` wrote.
-
-    Attributes
-    ----------
-    dataset : str
-        The dataset key (``<name>.zarr``).
-    electrical_series : str
-        Path of the ``ElectricalSeries`` inside the file.
-    units_in_table, units_passing_filter, units_written : int
-        The unit counts at each stage.
-    spikes_per_unit : list of int
-        Spikes averaged into each written template.
-    sampling_frequency : float
-        Rate of the recording.
-    window_minutes : float
-        Length of the window the templates come from.
-    elapsed_s : float
-        Wall time of the whole call.
-    """
-
-    dataset: str
-    electrical_series: str
-    units_in_table: int
-    units_passing_filter: int
-    units_written: int
-    spikes_per_unit: list = field(default_factory=list)
-    sampling_frequency: float = 0.0
-    window_minutes: float = 0.0
-    elapsed_s: float = 0.0
-
-    def summary(self) -> str:
-        """One line for the CLI."""
-        return (
-            f"{self.dataset}: {self.units_written} templates ({self.units_passing_filter} of "
-            f"{self.units_in_table} units passed the filter) from {self.electrical_series}, "
-            f"last {self.window_minutes:g} min at {self.sampling_frequency:g} Hz, {self.elapsed_s:.1f} s"
-        )
-
-
-# --------------------------------------------------------------------------- opening the file
-
-
-def is_url(path_or_url) -> bool:
-    """True for an ``http(s)://`` address (streamed with remfile), False for a local path."""
-    return str(path_or_url).lower().startswith(("http://", "https://"))
-
-
-def _open_handle(path_or_url):
-    """An ``h5py.File`` on a local path or a remfile stream; SourceError when it cannot be."""
-    import h5py
-
-    source = str(path_or_url)
-    if "://" in source and not is_url(source):
-        raise SourceError(f"{source}: only local paths and http(s):// URLs can be read (use the https form of S3 URLs)")
-    if is_url(source):
-        import remfile
-
-        try:
-            target = remfile.File(source)
-        except Exception as error:
-            raise SourceError(f"cannot open {source}: {error}") from error
-    else:
-        target = Path(source)
-        if not target.exists():
-            raise SourceError(f"{source}: no such file")
-        if target.is_dir():
-            raise SourceError(f"{source}: is a folder, not an NWB file")
-    try:
-        return h5py.File(target, "r")
-    except OSError as error:
-        if "signature" in str(error):  # HDF5's own words for "these bytes are not HDF5"
-            raise SourceError(f"{source}: not an NWB file (not HDF5)") from error
-        raise SourceError(f"cannot open {source}: {error}") from error
-
-
-@contextlib.contextmanager
-def open_nwb(path_or_url):
-    """Open an NWB file for metadata reads; refuses HDF5 files that are not NWB.
-
-    Yields
-    ------
-    h5py.File
-    """
-    handle = _open_handle(path_or_url)
-    try:
-        if "nwb_version" not in handle.attrs:
-            raise SourceError(f"{path_or_url}: an HDF5 file but not NWB (no nwb_version attribute)")
-        yield handle
-    finally:
-        handle.close()
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def electrical_series_paths(handle) -> list[str]:
-    """Paths of every ``ElectricalSeries`` in the file (not its subtypes), sorted."""
-    import h5py
-
-    found = set()
-
-    def visit(_name, item):
-        if isinstance(item, h5py.Group) and _text(item.attrs.get("neurodata_type", "")) == "ElectricalSeries":
-            found.add(item.name.lstrip("/"))
-
-    for root in ("acquisition", "processing"):
-        if root in handle:
-            handle[root].visititems(visit)
-    return sorted(found)
-
-
-def raw_series(paths: list[str]) -> list[str]:
-    """The series that can hold spikes: IBL's LF band (``...Lf``, ``LFP``) is left out when others exist."""
-    def is_lfp(path):
-        name = posixpath.basename(path)
-        return bool(re.search(r"(lfp|Lf\d*$)", name, flags=re.IGNORECASE))
-
-    kept = [p for p in paths if not is_lfp(p)]
-    return kept or list(paths)
-
-
-def choose_series(paths: list[str], requested: str | None, source: str) -> str:
-    """The one ``ElectricalSeries`` to read: ``requested`` (a path or a name), or the only raw one."""
-    if not paths:
-        raise SourceError(f"{source}: the NWB file has no ElectricalSeries (no raw extracellular data)")
-    if requested:
-        matches = [p for p in paths if p == requested.strip("/") or posixpath.basename(p) == requested]
-        if not matches:
-            raise SourceError(f"{source}: no ElectricalSeries {requested!r}; the file has {', '.join(paths)}")
-        return matches[0]
-    candidates = raw_series(paths)
-    if len(candidates) > 1:
-        raise SourceError(
-            f"{source}: several ElectricalSeries ({', '.join(candidates)}); choose one with --series"
-        )
-    return candidates[0]
-
-
-def require_tables(handle, source: str) -> None:
-    """Refuse a file without the electrodes table or the units table."""
-    if ELECTRODES_PATH not in handle:
-        raise SourceError(f"{source}: the NWB file has no electrodes table ({ELECTRODES_PATH})")
-    if UNITS_PATH not in handle:
-        raise SourceError(f"{source}: the NWB file has no units table (/{UNITS_PATH}): nothing to average")
-    if "spike_times" not in handle[UNITS_PATH] or "spike_times_index" not in handle[UNITS_PATH]:
-        raise SourceError(f"{source}: the units table has no spike_times")
-    if "id" not in handle[UNITS_PATH]:
-        raise SourceError(f"{source}: the units table has no id column")
 
 
 # --------------------------------------------------------------------------- units table
@@ -383,7 +231,7 @@ def read_spike_frames(handle, rows: pd.Series, to_window, window: Window, progre
     return frames
 
 
-# --------------------------------------------------------------------------- recording and templates
+# --------------------------------------------------------------------------- recording
 
 
 def open_recording(path_or_url, series_path: str):
@@ -403,60 +251,6 @@ def open_recording(path_or_url, series_path: str):
     return recording
 
 
-def _highpass(recording, margin_ms: float):
-    from spikeinterface.preprocessing import highpass_filter
-
-    kwargs = {"freq_min": HIGHPASS_HZ, "margin_ms": margin_ms}
-    # spikeinterface >= 0.103 refuses cut-offs below 100 Hz unless told the low cut-off is meant.
-    if "ignore_low_freq_error" in inspect.signature(highpass_filter).parameters:
-        kwargs["ignore_low_freq_error"] = True
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*margin.*")
-        return highpass_filter(recording, **kwargs)
-
-
-def preprocess(recording, highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS):
-    """``float32 uV -> phase_shift`` (with ``inter_sample_shift`` only) ``-> highpass 1 Hz -> CMR``."""
-    from spikeinterface.preprocessing import common_reference, phase_shift, scale_to_uV
-
-    processed = scale_to_uV(recording)
-    if recording.get_property("inter_sample_shift") is not None:
-        processed = phase_shift(processed)
-    processed = _highpass(processed, highpass_margin_ms)
-    return common_reference(processed, reference="global", operator="median")
-
-
-def template_ms(sampling_frequency: float) -> tuple[float, float]:
-    """``ms_before``/``ms_after`` that give exactly 90 and 150 samples at ``sampling_frequency``."""
-    return TARGET_NBEFORE / sampling_frequency * 1000.0, TARGET_NAFTER / sampling_frequency * 1000.0
-
-
-def compute_templates(recording, sorting, job_kwargs: dict) -> np.ndarray:
-    """Average templates ``(units, 240, channels)`` in uV from a dense analyzer over every spike."""
-    from spikeinterface.core import create_sorting_analyzer
-
-    analyzer = create_sorting_analyzer(
-        sorting, recording, format="memory", sparse=False, return_in_uV=True, job_kwargs=job_kwargs
-    )
-    analyzer.compute("random_spikes", method="all")
-    ms_before, ms_after = template_ms(recording.sampling_frequency)
-    analyzer.compute("templates", ms_before=ms_before, ms_after=ms_after, operators=["average"], **job_kwargs)
-    array = analyzer.get_extension("templates").get_data(operator="average").astype("float32")
-    expected = (sorting.get_num_units(), TARGET_NBEFORE + TARGET_NAFTER, recording.get_num_channels())
-    if array.shape != expected:
-        raise RuntimeError(f"templates have shape {array.shape}, expected {expected}")
-    return array
-
-
-def channel_noise_levels(recording, job_kwargs: dict) -> np.ndarray:
-    """Noise per channel in uV: MAD of 20 random 10,000-sample chunks, as the original pipeline."""
-    from spikeinterface.core import get_noise_levels
-
-    return get_noise_levels(
-        recording, return_in_uV=True, method="mad", random_slices_kwargs=dict(NOISE_SLICES), **job_kwargs
-    ).astype("float32")
-
-
 def unit_brain_areas(table: pd.DataFrame, unit_ids, best_channels: np.ndarray, channel_areas) -> list[str]:
     """Area of each unit: the units table's area column, else the best channel's ``location``."""
     column = next((c for c in UNIT_AREA_COLUMNS if c in table.columns), None)
@@ -470,29 +264,6 @@ def unit_brain_areas(table: pd.DataFrame, unit_ids, best_channels: np.ndarray, c
 
 
 # --------------------------------------------------------------------------- probe
-
-
-@dataclass(frozen=True)
-class ProbeInfo:
-    """The probe annotations the catalogue shows (``model_name``, ``manufacturer``)."""
-
-    model_name: str
-    manufacturer: str
-
-
-_MODEL_PATTERNS = (
-    (r"ultra|NP1110", "Neuropixels Ultra"),
-    (r"NP\s*2|neuropixels\s*2|NP2\d{3}|probe_type\"?\s*:\s*\"?(21|24)\b", "Neuropixels 2.0"),
-    (r"NP\s*1\.0|neuropixels\s*1\.0|NP1000|\b3B\d?\b|\b3A\b|probe_type\"?\s*:\s*\"?0\b", "Neuropixels 1.0"),
-)
-
-
-def model_from_text(text: str) -> str | None:
-    """A Neuropixels model named in a device description, or None."""
-    for pattern, model in _MODEL_PATTERNS:
-        if re.search(pattern, text, flags=re.IGNORECASE):
-            return model
-    return None
 
 
 def read_probe_info(handle, series_path: str) -> ProbeInfo:
@@ -513,22 +284,6 @@ def read_probe_info(handle, series_path: str) -> ProbeInfo:
     if manufacturer.lower() == "imec" or (not manufacturer and model and model.startswith("Neuropixels")):
         manufacturer = "IMEC"
     return ProbeInfo(model or posixpath.basename(device.name), manufacturer)
-
-
-def build_probe(positions: np.ndarray, info: ProbeInfo):
-    """A probeinterface probe whose contact ``i`` is channel ``i``, annotated for the catalogue."""
-    from probeinterface import Probe
-
-    probe = Probe(ndim=2, si_units="um")
-    if info.model_name == "Neuropixels Ultra":
-        probe.set_contacts(positions=positions, shapes="square", shape_params={"width": 5})
-    elif info.model_name.startswith("Neuropixels"):
-        probe.set_contacts(positions=positions, shapes="square", shape_params={"width": 12})
-    else:
-        probe.set_contacts(positions=positions, shapes="circle", shape_params={"radius": 5})
-    probe.set_device_channel_indices(np.arange(len(positions)))
-    probe.annotations = {"model_name": info.model_name, "manufacturer": info.manufacturer}
-    return probe
 
 
 # --------------------------------------------------------------------------- naming and writing
@@ -552,7 +307,7 @@ def _write(storage: LibraryStorage, name: str, templates, meta: UnitMetadata, op
         return write_dataset(storage, name, templates, meta, options, overwrite=overwrite)
     except BaseException:
         if not storage.is_complete(name):
-            storage.remove(name if name.endswith(".zarr") else name + ".zarr")
+            storage.remove(fmt.dataset_key(name))
         raise
 
 
@@ -626,8 +381,7 @@ class _Selection:
 
 def _refuse_existing(storage: LibraryStorage, name: str, overwrite: bool) -> None:
     if storage.is_complete(name) and not overwrite:
-        key = name if name.endswith(".zarr") else name + ".zarr"
-        raise SourceError(f"{storage.url(key)} already exists (pass --overwrite to replace it)")
+        raise SourceError(f"{storage.url(fmt.dataset_key(name))} already exists (pass --overwrite to replace it)")
 
 
 def _select(handle, path_or_url, storage: LibraryStorage, options: NwbOptions) -> tuple[_Selection, object]:
@@ -686,7 +440,7 @@ def _extract(recording, selection: _Selection, options: NwbOptions):
     unit_ids = np.asarray(sorting.unit_ids)
     best = np.argmax(np.ptp(templates_array, axis=1), axis=1)
     areas = unit_brain_areas(selection.table, unit_ids, best, recording.get_property("brain_area"))
-    probe = build_probe(np.asarray(recording.get_channel_locations())[:, :2], selection.probe_info)
+    probe = contact_probe(np.asarray(recording.get_channel_locations())[:, :2], selection.probe_info)
     templates = Templates(
         templates_array=templates_array, sampling_frequency=recording.sampling_frequency, nbefore=TARGET_NBEFORE,
         is_in_uV=True, channel_ids=np.asarray(recording.channel_ids), unit_ids=unit_ids.astype("int64"), probe=probe,

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from templatelib import format as fmt
+
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
+from .probes import IMEC, NP1, NP_ULTRA, ProbeInfo, neuropixels_probe
 
 SAMPLING_FREQUENCY = 30_000.0
-MS_BEFORE = 3.0
-MS_AFTER = 5.0
+#: The library's template window (90 + 150 samples) in ms at 30 kHz: 3 ms and 5 ms.
+MS_BEFORE = fmt.TEMPLATE_NBEFORE / SAMPLING_FREQUENCY * 1000.0
+MS_AFTER = (fmt.TEMPLATE_SAMPLES - fmt.TEMPLATE_NBEFORE) / SAMPLING_FREQUENCY * 1000.0
 NUM_CHANNELS = 384
 
 #: Allen CCF acronyms met along typical IBL insertions, cortex to midbrain.
@@ -65,13 +69,8 @@ def plan_library(num_datasets: int, rng: np.random.Generator) -> list[SyntheticP
 
 def make_probe(kind: str):
     """The first 384 contacts of a real Neuropixels geometry, annotated like the live bucket."""
-    from probeinterface.neuropixels_tools import build_neuropixels_probe
-
-    part_number, model_name = {"np1": ("NP1000", "Neuropixels 1.0"), "ultra": ("NP1110", "Neuropixels Ultra")}[kind]
-    probe = build_neuropixels_probe(part_number).get_slice(np.arange(NUM_CHANNELS))
-    probe.annotations = {"model_name": model_name, "manufacturer": "IMEC"}
-    probe.set_device_channel_indices(np.arange(NUM_CHANNELS))
-    return probe
+    part_number, model_name = {"np1": ("NP1000", NP1), "ultra": ("NP1110", NP_ULTRA)}[kind]
+    return neuropixels_probe(part_number, ProbeInfo(model_name, IMEC), NUM_CHANNELS)
 
 
 def _areas_by_depth(depths: np.ndarray, areas: tuple[str, ...], span: tuple[float, float]) -> list[str]:
@@ -112,13 +111,14 @@ def synthesize_dataset(plan: SyntheticPlan, num_units: int, seed: int):
     target = np.clip(rng.lognormal(np.log(110.0), 0.55, num_units), 25.0, 900.0)
     ptp = np.ptp(templates_array, axis=1).max(axis=1)
     templates_array = (templates_array * (target / ptp)[:, None, None]).astype("float32")
+    if templates_array.shape[1] != fmt.TEMPLATE_SAMPLES:
+        raise RuntimeError(f"generate_templates gave {templates_array.shape[1]} samples, not {fmt.TEMPLATE_SAMPLES}")
 
     unit_ids = np.sort(rng.choice(np.arange(2 * num_units + 50), size=num_units, replace=False)).astype("int64")
-    nbefore = int(MS_BEFORE * SAMPLING_FREQUENCY / 1000)
     templates = Templates(
         templates_array=templates_array,
         sampling_frequency=SAMPLING_FREQUENCY,
-        nbefore=nbefore,
+        nbefore=fmt.TEMPLATE_NBEFORE,
         channel_ids=np.arange(NUM_CHANNELS, dtype="int64"),
         unit_ids=unit_ids,
         probe=probe,

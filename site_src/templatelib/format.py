@@ -11,6 +11,7 @@ backward-compatible addition that the unmodified ``spikeinterface.generation`` c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 #: Version of the additions (``template_id``, ``unit_id``, ``library.json``), not of zarr.
 FORMAT_VERSION = 1
@@ -90,10 +91,13 @@ PROBE_GROUP = "probe"
 PROBE_ANNOTATIONS_GROUP = "probe/annotations"
 
 #: Group attributes. ``is_scaled`` is the pre-0.103 spelling of ``is_in_uV``; both occur live.
+#: Which one a reader believes is :func:`in_uv`'s rule, nowhere else.
 ATTR_SAMPLING_FREQUENCY = "sampling_frequency"
 ATTR_NBEFORE = "nbefore"
 ATTR_IN_UV = "is_in_uV"
 ATTR_IN_UV_LEGACY = "is_scaled"
+#: What a dataset with neither attribute is taken to hold (spikeinterface's default too).
+IN_UV_DEFAULT = True
 
 TEMPLATE_ID_LENGTH = 16
 
@@ -130,6 +134,35 @@ def dataset_key(dataset: str) -> str:
 def dataset_s3_path(dataset: str, bucket: str = PUBLIC_BUCKET) -> str:
     """Value of the ``dataset_path`` column: the dataset's S3 URL in ``bucket``."""
     return f"s3://{bucket}/{dataset_key(dataset)}"
+
+
+def in_uv(attrs: Mapping) -> bool:
+    """Whether a dataset's templates are in uV, from its group attributes.
+
+    Precedence: the legacy ``is_scaled`` wins when present, then ``is_in_uV``, then
+    :data:`IN_UV_DEFAULT`. This is the order of spikeinterface's own reader
+    (``Templates.from_zarr_group``, 0.103 to at least 0.105), the client this format must keep
+    agreeing with: a dataset holding both attributes (written by something else than this
+    pipeline, whose writer and maintenance rewrites emit exactly one) then means the same to
+    the page, the snippet, the maintenance code and ``spikeinterface.generation``.
+
+    The snippet users copy runs without this package; it inlines :data:`IN_UV_EXPRESSION`,
+    which ``tests/test_format.py`` checks against this function.
+
+    Parameters
+    ----------
+    attrs : Mapping
+        The dataset group's ``.zattrs``.
+    """
+    if ATTR_IN_UV_LEGACY in attrs:
+        return bool(attrs[ATTR_IN_UV_LEGACY])
+    return bool(attrs.get(ATTR_IN_UV, IN_UV_DEFAULT))
+
+
+#: :func:`in_uv` as one Python expression over a mapping named ``attrs``, for generated code.
+IN_UV_EXPRESSION = (
+    f"bool(attrs.get({ATTR_IN_UV_LEGACY!r}, attrs.get({ATTR_IN_UV!r}, {IN_UV_DEFAULT!r})))"
+)
 
 
 def template_id(dataset: str, unit_id) -> str:

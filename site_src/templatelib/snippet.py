@@ -48,9 +48,9 @@ def read_selection(source, selection):
         channel_ids=first["channel_ids"][:],
         unit_ids=np.array([row[3] for row in selection]),
         probe=Probe.from_zarr_group(first["probe"]),
-        is_in_uV=bool(attrs.get("is_scaled", attrs.get("is_in_uV", True))),
+        is_in_uV=IN_UV_EXPRESSION,
     )
-'''
+'''.replace("IN_UV_EXPRESSION", fmt.IN_UV_EXPRESSION)  # the format's rule, inlined
 
 _HYBRID = '''
 # Next: inject them into a recording. Here a 10 s synthetic one on the same probe;

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import zarr
 
 from . import format as fmt
+from .chunk_decode import ChunkError, chunk_grid, chunk_key
 from .http_fetch import Fetcher, FetchError
 
 TEMPLATE_CACHE_SIZE = 128
@@ -61,8 +61,10 @@ class DatasetHandle:
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
-    count = max(1, math.ceil(meta["shape"][0] / meta["chunks"][0])) if meta["shape"][0] else 0
-    return [f"{name}/{i}" for i in range(count)]
+    try:
+        return [chunk_key(name, index, meta) for index in np.ndindex(*chunk_grid(meta, name))]
+    except ChunkError as error:
+        raise DataError(str(error)) from None
 
 
 class LibraryReader:
@@ -138,7 +140,7 @@ class LibraryReader:
         except Exception as error:
             raise DataError(f"{key}: cannot decode the probe geometry ({type(error).__name__}: {error})") from None
         attrs = group.attrs.asdict()
-        in_uv = attrs.get(fmt.ATTR_IN_UV_LEGACY, attrs.get(fmt.ATTR_IN_UV, True))
+        in_uv = fmt.in_uv(attrs)
         units, samples, channels = array_meta["shape"]
         if list(array_meta["chunks"]) != [1, samples, channels]:
             raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
@@ -175,15 +177,15 @@ class LibraryReader:
         ))
         # A dataset rewritten in place by maintenance alternates the chunk separator ("." <-> "/")
         # so readers still holding the old metadata keep reading the old chunks.
-        chunk_key = {(d, i): "templates_array/" + handles[d].chunk_separator.join((str(i), "0", "0"))
-                     for d, i in missing}
-        for (d, i), k in chunk_key.items():
+        keys = {(d, i): chunk_key("templates_array", (i, 0, 0), {"dimension_separator": handles[d].chunk_separator})
+                for d, i in missing}
+        for (d, i), k in keys.items():
             units = handles[d].group["templates_array"].shape[0]
             if not 0 <= i < units:
                 raise DataError(f"{d} has {units} templates; index {i} does not exist (stale catalogue?)")
-        urls = {w: self.url(f"{w[0]}/{k}") for w, k in chunk_key.items()}
+        urls = {w: self.url(f"{w[0]}/{k}") for w, k in keys.items()}
         fetched = await self.fetcher.fetch_many(urls.values())
-        for (d, i), k in chunk_key.items():
+        for (d, i), k in keys.items():
             handles[d].store[k] = fetched[urls[(d, i)]]
             self._remember((d, i), self._decode(handles[d], i, k))
         return {w: self._templates[w] for w in wanted}
