@@ -6,8 +6,9 @@ therefore the same sha256 in the lock.
 
 numcodecs: no registry has a Pyodide (wasm32) build, so its wheel holds the sdist's
 pure-Python modules and, for each Cython extension, the module of the same name from
-``generator/numcodecs_offline/`` (placeholders that import, register and report their
-configuration like the real codecs, and raise when used on data).
+``generator/numcodecs_offline/``: ``blosc.py`` decodes through the WebAssembly c-blosc of npm
+numcodecs (see ``bundle_blosc``); the others are placeholders that import, register and
+report their configuration like the real codecs, and raise when used on data.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from wheel.wheelfile import WheelFile
 
 from .bundle_common import BundleError
-from .bundle_fetch import ASCIITREE_VERSION, NUMCODECS_VERSION
+from .bundle_fetch import ASCIITREE_VERSION, NUMCODECS_JS_VERSION, NUMCODECS_VERSION
 
 OFFLINE_MODULES_DIR = Path(__file__).resolve().parent / "numcodecs_offline"
 # Shared by the offline modules; not a stand-in for a compiled module.
@@ -157,7 +158,8 @@ def build_numcodecs_wheel(sdist: Path, out: Path) -> Path:
     sources = sdist_files(sdist, "numcodecs", NUMCODECS_VERSION)
     files = numcodecs_wheel_files(sources)
     files[f"numcodecs-{NUMCODECS_VERSION}.dist-info/LICENSE.txt"] = sources["LICENSE.txt"]
-    summary = ("numcodecs pure-Python modules for the offline Pyodide bundle; Blosc, Zstd, LZ4, VLen and other "
-               "compiled codecs are placeholders that raise when used")
+    summary = (f"numcodecs pure-Python modules for the offline Pyodide bundle; Blosc decodes through the "
+               f"WebAssembly c-blosc of npm numcodecs {NUMCODECS_JS_VERSION} registered by the page, Zstd, LZ4, "
+               "VLen and the other compiled codecs are placeholders that raise when used")
     return build_pure_wheel(out, "numcodecs", NUMCODECS_VERSION, files,
                             core_metadata(sources["PKG-INFO"], summary=summary))

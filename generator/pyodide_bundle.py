@@ -12,9 +12,12 @@ against pinned sha256 sums:
   sha256 match the official lock, so they are the very files the CDN serves;
 * PyPI ``zarr==2.18.3`` (wheel) and ``asciitree==0.3.3`` (sdist, packed here as a wheel);
 * PyPI ``numcodecs==0.13.1`` (sdist): its pure-Python modules packed as a ``py3-none-any``
-  wheel, with placeholders for the compiled codecs (Blosc, Zstd, LZ4, VLen, ...), because
-  no registry has a wasm32 build. ``import zarr`` works and raw/zlib/gzip arrays read
-  correctly; the placeholders raise a clear error when asked to encode or decode.
+  wheel, with stand-ins for the compiled codecs, because no registry has a wasm32 build:
+  ``blosc`` decodes through the WebAssembly c-blosc below, the others (Zstd, LZ4, VLen, ...)
+  are placeholders that raise a clear error when used. Raw/zlib/gzip arrays read as usual;
+* npm ``numcodecs@0.3.2`` (numcodecs.js): c-blosc compiled to WebAssembly, in
+  ``numcodecs-js/``; the page registers its synchronous decoder before Python reads data
+  (see ``bundle_blosc``).
 
 The bundle's ``pyodide-lock.json`` is the official one restricted to what is present, plus
 entries for zarr, asciitree and numcodecs. The folder is assembled next to its destination
@@ -22,7 +25,8 @@ and renamed into place, with a ``.complete`` manifest written last, so an interr
 never leaves a bundle that looks usable.
 
 This module assembles, verifies and has the command line; the jobs it calls live in
-``bundle_fetch`` (registry downloads and pins), ``bundle_wheels`` (wheels built from sdists,
+``bundle_fetch`` (registry downloads and pins), ``bundle_blosc`` (the Blosc decoder),
+``bundle_wheels`` (wheels built from sdists,
 with the numcodecs stand-ins from ``numcodecs_offline/``), ``bundle_lock`` (the lock, through
 ``pyodide-lock``) and ``bundle_common`` (names, hashing, the error).
 """
@@ -44,14 +48,19 @@ from pyodide_lock import PyodideLockSpec
 
 from .bundle_common import (BOOT_FILES, DEFAULT_DEST, LOCK_FILE, MARKER_FILE, REQUIRED_REGISTRY_PACKAGES,
                             BundleError, log, sha256_file)
-from .bundle_fetch import (ASCIITREE, NPM_ARTEFACTS, NUMCODECS, PROVISA, PYPI_ARTEFACTS, ZARR, fetch_npm_runtime,
-                           fetch_pypi_artefacts)
+from .bundle_blosc import install_blosc_decoder
+from .bundle_fetch import (ASCIITREE, NPM_ARTEFACTS, NPM_NUMCODECS, NUMCODECS, PROVISA, PYPI_ARTEFACTS, ZARR,
+                           fetch_npm_package, fetch_npm_runtime, fetch_pypi_artefacts)
 from .bundle_lock import add_wheel_to_lock, check_lock, check_lock_closure, read_lock, restricted_lock, write_lock
 from .bundle_wheels import build_asciitree_wheel, build_numcodecs_wheel, build_pure_wheel, numcodecs_wheel_files
 from .pyodide_pin import PYODIDE_VERSION
 
+# Raised whenever the bundle's contents change for the same Pyodide version; 2: the WebAssembly
+# Blosc decoder of npm numcodecs (numcodecs-js/) and a numcodecs wheel whose blosc decodes with it.
+RECIPE_VERSION = 2
+
 __all__ = [
-    "BOOT_FILES", "DEFAULT_DEST", "LOCK_FILE", "MARKER_FILE", "BundleError", "add_wheel_to_lock", "assemble",
+    "BOOT_FILES", "DEFAULT_DEST", "LOCK_FILE", "MARKER_FILE", "NPM_NUMCODECS", "RECIPE_VERSION", "BundleError", "add_wheel_to_lock", "assemble",
     "build_pure_wheel", "check_lock_closure", "copy_registry_wheels", "copy_runtime", "ensure_bundle",
     "is_complete", "main", "numcodecs_wheel_files", "run", "verify_bundle",
 ]
@@ -164,6 +173,7 @@ def write_manifest(out: Path) -> dict:
              for path in sorted(out.rglob("*")) if path.is_file() and path.name != MARKER_FILE}
     manifest = {
         "pyodide_version": PYODIDE_VERSION,
+        "recipe": RECIPE_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sources": {artefact.requirement: {"file_name": artefact.file_name, "sha256": artefact.sha256}
                     for artefact in NPM_ARTEFACTS + PYPI_ARTEFACTS},
@@ -191,6 +201,7 @@ def assemble(out: Path, workdir: Path) -> PyodideLockSpec:
     started = time.monotonic()
     log(f"npm pack {', '.join(a.requirement for a in NPM_ARTEFACTS)}")
     package_dir = fetch_npm_runtime(workdir)
+    numcodecs_js_dir = fetch_npm_package(NPM_NUMCODECS, workdir)
     log(f"pip download {', '.join(a.requirement for a in PYPI_ARTEFACTS)}")
     downloads = fetch_pypi_artefacts(workdir)
     log(f"downloads done after {time.monotonic() - started:.1f} s; copying runtime")
@@ -200,6 +211,7 @@ def assemble(out: Path, workdir: Path) -> PyodideLockSpec:
     shutil.copyfile(downloads[ZARR.requirement], out / ZARR.file_name)
     asciitree_wheel = build_asciitree_wheel(downloads[ASCIITREE.requirement], out)
     numcodecs_wheel = build_numcodecs_wheel(downloads[NUMCODECS.requirement], out)
+    install_blosc_decoder(numcodecs_js_dir, out)
     log(f"built {asciitree_wheel.name} and {numcodecs_wheel.name}")
     lock = restricted_lock(official, registry_keys)
     lock = add_wheel_to_lock(lock, asciitree_wheel, "asciitree", [], ["asciitree"])
@@ -222,13 +234,14 @@ def is_complete(dest: Path) -> bool:
     Returns
     -------
     bool
-        True if its ``.complete`` manifest exists, parses and names the pinned version.
+        True if its ``.complete`` manifest exists, parses and names the pinned version and the
+        current recipe version (so a bundle made by an older recipe is rebuilt, not reused).
     """
     try:
         manifest = json.loads((Path(dest) / MARKER_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return manifest.get("pyodide_version") == PYODIDE_VERSION
+    return manifest.get("pyodide_version") == PYODIDE_VERSION and manifest.get("recipe") == RECIPE_VERSION
 
 
 def _move_into_place(built: Path, dest: Path, trash: Path) -> None:

@@ -1,11 +1,12 @@
 """Placeholders for numcodecs' compiled codecs in the offline Pyodide bundle.
 
 No package registry has a Pyodide (wasm32) build of numcodecs, so the offline bundle ships
-numcodecs' pure-Python modules and replaces each Cython extension with a placeholder that
+numcodecs' pure-Python modules and replaces each Cython extension with a stand-in that
 imports, registers and reports its configuration like the real codec. This keeps
-``import zarr`` working and lets arrays compressed with zlib/gzip (or not at all) be read;
-encoding or decoding with a placeholder codec raises CodecUnavailableError. The CDN build
-of Pyodide ships the real numcodecs with these codecs.
+``import zarr`` working and lets arrays compressed with zlib/gzip (or not at all) be read.
+``blosc`` decodes through WebAssembly c-blosc (see its docstring); encoding or decoding with
+the other placeholder codecs raises CodecUnavailableError. The CDN build of Pyodide ships
+the real numcodecs with all these codecs.
 """
 
 from .abc import Codec
