@@ -135,6 +135,7 @@
     worker.postMessage({ type: "init", config: {
       pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
       wheelURL: new URL(config.wheelURL, location.href).href,
+      bloscModuleURL: config.bloscModuleURL ? new URL(config.bloscModuleURL, location.href).href : null,
       source: state.source,
     } });
   }
