@@ -87,6 +87,16 @@ def _pyodide_index(out: Path, pyodide: str) -> str:
     raise ValueError(f"--pyodide takes cdn, local or a URL, not {pyodide!r}")
 
 
+def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
+    """Site paths of the offline bundle's WebAssembly Blosc decoder, the module to import first."""
+    if pyodide != "local":
+        return []
+    from .bundle_blosc import blosc_module_files
+
+    files = [f"pyodide/{name}" for name in blosc_module_files()]
+    return files if all((out / name).is_file() for name in files) else []
+
+
 def _copy_static(out: Path) -> str:
     """Copy the assets; return a content hash used as a cache-busting version."""
     shutil.copytree(SITE_SRC / "static", out / "static")
@@ -171,6 +181,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     wheel = wheel.rename(out / "wheels" / wheel_digest / wheel.name)
     version = hashlib.sha256((_copy_static(out) + wheel_digest).encode()).hexdigest()[:12]
     pyodide_index = _pyodide_index(out, pyodide)
+    blosc_files = _blosc_module_files(out, pyodide)
     page_config = {
         "pyodideIndexURL": pyodide_index,
         "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
@@ -182,6 +193,9 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "callTimeoutMs": int(call_timeout_ms),
         "loadTimeoutMs": int(load_timeout_ms),
         "pyodideVersion": PYODIDE_VERSION,
+        # The offline bundle's numcodecs decodes Blosc through this WebAssembly module, which the
+        # worker registers before Python reads data; the CDN's numcodecs has Blosc built in.
+        "bloscModuleURL": blosc_files[0] if blosc_files else None,
         "dataCache": DATA_CACHE,
         "catalogueFile": fmt.CATALOGUE_FILE,
         "manifestFile": fmt.MANIFEST_FILE,
@@ -212,7 +226,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     service_worker = environment.get_template("sw.js.j2").render(
         version=version,
         precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*PAGE_SCRIPTS, "style.css")),
-                             page_config["workerURL"], page_config["wheelURL"]]),
+                             page_config["workerURL"], page_config["wheelURL"], *blosc_files]),
         pyodide_index=json.dumps(pyodide_index),
         pyodide_packages=json.dumps(list(PAGE_PACKAGES)),
         data_cache=DATA_CACHE,

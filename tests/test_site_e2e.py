@@ -1,7 +1,7 @@
 """The built site in real headless Chromium, offline, against libraries served by serve-data.
 
-The site is built with ``--pyodide local`` (the offline bundle: zlib only, hence a zlib
-library; Blosc decoding is covered by the CPython tests). Controls are found by their
+The site is built with ``--pyodide local`` (the offline bundle) and reads zlib libraries
+here; Blosc in the browser is tests/test_blosc_e2e.py. Controls are found by their
 accessible names, the same way users find them.
 """
 

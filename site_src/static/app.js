@@ -76,7 +76,8 @@
   const client = validSource ? new HTL.WorkerClient({
     url: new URL(config.workerURL, location.href),
     init: { pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
-      wheelURL: new URL(config.wheelURL, location.href).href, source: state.source },
+      wheelURL: new URL(config.wheelURL, location.href).href, source: state.source,
+      bloscModuleURL: config.bloscModuleURL ? new URL(config.bloscModuleURL, location.href).href : null },
     catalogue: () => handOver.promise.then(() => ({ type: "catalogue", csv: handOver.csv, manifest: handOver.manifest,
       manifestMissing: handOver.manifestMissing })),
     callTimeoutMs: config.callTimeoutMs || 8000,

@@ -22,8 +22,18 @@ function stage(name, detail) {
   self.postMessage({ type: "stage", stage: name, detail: detail || "" });
 }
 
+// The offline bundle's numcodecs decodes Blosc through WebAssembly c-blosc (npm numcodecs),
+// registered on `self` by this ES module; Python's decoding is synchronous, so it must be in
+// place before Python reads data. Without it only Blosc chunks fail (with a clear error).
+function registerBlosc(url) {
+  if (!url) return Promise.resolve();
+  return import(url).then((module) => module.registerBlosc(self))
+    .catch((error) => console.warn(`Blosc decoder not loaded from ${url}: ${error}`));
+}
+
 async function boot(config) {
   stage("runtime", "Starting Python");
+  const blosc = registerBlosc(config.bloscModuleURL);
   importScripts(config.pyodideIndexURL + "pyodide.js");
   // `packages` makes loadPyodide fetch these while the runtime itself is still starting.
   const pyodide = await loadPyodide({
@@ -32,6 +42,7 @@ async function boot(config) {
   });
   // pandas downloads and installs in the background; only `load` (queries) waits for it.
   const pandas = pyodide.loadPackage(["pandas"], { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
+  await blosc;
   const module = pyodide.pyimport("templatelib.worker_api");
   module.start(config.source);
   api = module;
