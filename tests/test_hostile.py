@@ -205,3 +205,69 @@ def test_damaged_nwb_gets_one_line_exit_1_nothing_written(good_nwb, tmp_path, ca
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert str(bad) in lines[0] and words in lines[0], lines[0]
     assert not root.exists()
+
+
+# ---- a hostile library read by the page's Python: refused in words, bounded, never a hang ----
+
+def _page_reader_case(tmp_path, edit):
+    """A one-dataset zlib library whose files ``edit`` damages; returns (storage, first row)."""
+    from conftest import build_library
+
+    storage = build_library(tmp_path / "lib", datasets=1, units=2, compressor="zlib")
+    table = pd.read_csv(f"{storage.path}/templates.csv")
+    edit(f"{storage.path}/{table['dataset'][0]}", table.iloc[0])
+    return storage, table.iloc[0]
+
+
+def _edit_zmetadata(change):
+    import json
+
+    def edit(folder, row):
+        meta = json.loads(open(f"{folder}/.zmetadata").read())
+        change(meta["metadata"])
+        open(f"{folder}/.zmetadata", "w").write(json.dumps(meta))
+    return edit
+
+
+def _zlib_bomb(mebibytes):
+    def edit(folder, row):
+        import zlib
+
+        # Zeros deflate ~1000:1: the page must refuse the chunk before inflating it.
+        compressor = zlib.compressobj(9)
+        chunk = b"\0" * (1 << 20)
+        data = b"".join(compressor.compress(chunk) for _ in range(mebibytes)) + compressor.flush()
+        open(f"{folder}/templates_array/{row['template_index']}.0.0", "wb").write(data)
+    return edit
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("edit, words", [
+    (_zlib_bomb(1024), "is too large for a 368640-byte chunk"),  # 1 GiB: refused by its stored size
+    (_zlib_bomb(64), "possible zlib bomb"),  # 64 MiB, ~65 KB stored: refused while inflating
+    (_edit_zmetadata(lambda m: m["probe/x/.zarray"].update(chunks=[1], shape=[1_000_000])),
+     "at most 16 requests"),
+    (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(chunks=[0, 240, 384])), "chunks"),
+    (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(chunks=[-1, 240, 384])), "chunks"),
+    (_edit_zmetadata(lambda m: m[".zattrs"].update(sampling_frequency="fast")), "sampling_frequency 'fast'"),
+    (_edit_zmetadata(lambda m: m[".zattrs"].update(nbefore=10**9)), "nbefore '1000000000' is not a sample"),
+    (_edit_zmetadata(lambda m: m.update({"templates_array/.zarray": [1, 2]})), "not a template dataset"),
+    (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(shape=[2, 100000, 100000], chunks=[1, 100000, 100000])),
+     "the page reads at most"),
+])
+def test_page_reader_refuses_hostile_datasets_in_words(tmp_path, edit, words):
+    """What the user sees: one sentence naming the dataset, quickly, and no flood of requests."""
+    import asyncio
+
+    from conftest import start_data_server
+    from templatelib.zarr_reader import DataError, LibraryReader
+
+    storage, row = _page_reader_case(tmp_path, edit)
+    with start_data_server(storage.path) as server:
+        reader = LibraryReader(server.url)
+        started = time.perf_counter()
+        with pytest.raises(DataError, match=words) as caught:
+            asyncio.run(reader.templates([(row["dataset"], int(row["template_index"]))]))
+        assert time.perf_counter() - started < 20
+        assert row["dataset"] in str(caught.value) and "\n" not in str(caught.value)
+        assert reader.fetcher.requests <= 4  # .zmetadata, probe x and y, one chunk at most

@@ -187,10 +187,13 @@ def test_corrupt_chunk_is_reported(tmp_path):
     with start_data_server(storage.path) as server:
         browser = TemplateBrowser(server.url)
         run(browser.load())
-        with pytest.raises(DataError, match="is corrupt"):
-            thumbnails(browser, table, [row["template_id"]])
-        # the other templates still read
-        assert thumbnails(browser, table, [table.iloc[0]["template_id"]])
+        with pytest.raises(DataError, match="corrupt zlib stream"):
+            run(browser.view(row["template_id"]))
+        # A thumbnail batch names the damaged dataset and still draws the others.
+        other = table[table["dataset"] != row["dataset"]].iloc[0]
+        answer = thumbnails(browser, table, [row["template_id"], other["template_id"]])
+        assert "corrupt zlib stream" in answer[0]["error"] and row["dataset"] in answer[0]["error"]
+        assert answer[1]["template_id"] == other["template_id"] and "preview" in answer[1]
 
 
 def test_malformed_csv_over_http(tmp_path):

@@ -231,7 +231,7 @@
         renderRows(rows);
         $("count").textContent = "Showing the first rows · queries start once Python has loaded";
       }
-      drawThumbnails(Object.fromEntries(answer.map((a) => [a.template_id, a.preview])));
+      drawChunkPreviews(answer);
     } catch (error) {
       // The full load that follows reports problems in words.
     }
@@ -240,6 +240,13 @@
   function previewRequest(row) {
     return { template_id: row.template_id || null, dataset: row.dataset, template_index: row.template_index,
       best_channel_index: row.best_channel_index };
+  }
+
+  // Previews Python computed from template chunks; a damaged dataset is named, the rest drawn.
+  function drawChunkPreviews(answer) {
+    drawThumbnails(Object.fromEntries(answer.filter((a) => a.preview).map((a) => [a.template_id, a.preview])));
+    const failed = [...new Set(answer.filter((a) => a.error).map((a) => a.error))];
+    if (failed.length) $("query-error").textContent = "Waveforms: " + failed.join(" · ");
   }
 
   function drawThumbnails(found) {
@@ -472,7 +479,7 @@
       if (store) notePreviewProblem(store.problem);
       const answer = await call("preview_rows", { rows: rest.map(previewRequest) });
       if (token !== renderToken) return;
-      drawThumbnails(Object.fromEntries(answer.map((a) => [a.template_id, a.preview])));
+      drawChunkPreviews(answer);
     } catch (error) {
       if (token === renderToken) $("query-error").textContent = "Waveforms: " + describeError(error);
     } finally {

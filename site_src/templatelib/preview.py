@@ -13,6 +13,8 @@ Each step keeps the sample of largest magnitude in its bin, so the trough and th
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from . import format as fmt
@@ -153,20 +155,34 @@ async def previews_from_chunks(reader, rows) -> list[dict]:
     Returns
     -------
     list of dict
-        ``{"template_id", "preview": {"scale", "steps"}}`` in the order asked; a row without
-        an ID gets the format's fallback ID.
+        ``{"template_id", "preview": {"scale", "steps"}}`` in the order asked, or
+        ``{"template_id", "error"}`` for rows of a dataset that cannot be read (the message
+        names it); a row without an ID gets the format's fallback ID.
     """
     if not isinstance(rows, list) or len(rows) > MAX_PREVIEW_ROWS:
         raise ValueError(f"preview_rows takes a list of at most {MAX_PREVIEW_ROWS} rows")
     checked = [_checked_request(row, f"preview row {k}") for k, row in enumerate(rows)]
-    arrays = await reader.templates([(dataset, index) for _, dataset, index, _ in checked])
+    # One dataset at a time: a damaged dataset costs its own thumbnails, never the others'.
+    datasets = list(dict.fromkeys(fmt.dataset_key(d) for _, d, _, _ in checked))
+    results = await asyncio.gather(*(
+        reader.templates([(d, i) for _, d, i, _ in checked if fmt.dataset_key(d) == key]) for key in datasets
+    ), return_exceptions=True)
+    arrays, failed = {}, {}
+    for key, result in zip(datasets, results):
+        if isinstance(result, Exception):
+            failed[key] = str(result)
+        else:
+            arrays.update(result)
     out = []
     for template_id, dataset, index, best in checked:
+        template_id = template_id or fmt.fallback_template_id(dataset, index)
+        if fmt.dataset_key(dataset) in failed:
+            out.append({"template_id": template_id, "error": failed[fmt.dataset_key(dataset)]})
+            continue
         template = arrays[(fmt.dataset_key(dataset), index)]
         channels = template.shape[1]
         if best is None or best >= channels:
             best = int(np.argmax(np.ptp(template, axis=0)))
-        template_id = template_id or fmt.fallback_template_id(dataset, index)
         encoded = encode_rows([template_id], template[:, best][None, :])
         out.append({"template_id": template_id, "preview": as_json(decode_rows(encoded))[template_id]})
     return out

@@ -5,6 +5,12 @@ reader fetches the keys a view needs first (concurrently, see ``http_fetch``), p
 in-memory store, and lets zarr decode from there. One template is one chunk
 (``templates_array`` is chunked one unit per chunk), so a view of k templates costs k requests
 plus, once per dataset, ``.zmetadata`` and the probe's ``x``/``y``.
+
+Metadata and chunks come from anywhere a link points, so every size is bounded before work
+is done: ``.zmetadata`` at :data:`MAX_METADATA_BYTES`, the probe at
+:data:`MAX_PROBE_CHUNKS` requests per dataset, a template chunk at its expected size
+(decoded by :func:`templatelib.chunk_decode.decode_chunk`, which refuses a zlib bomb before
+inflating it). Each refusal is a :class:`DataError` naming the object.
 """
 
 from __future__ import annotations
@@ -19,10 +25,18 @@ import numpy as np
 import zarr
 
 from . import format as fmt
-from .chunk_decode import ChunkError, chunk_grid, chunk_key
+from .chunk_decode import ChunkError, chunk_grid, chunk_key, decode_chunk
 from .http_fetch import Fetcher, FetchError
 
 TEMPLATE_CACHE_SIZE = 128
+#: A live .zmetadata is ~20 KB; anything past 16 MiB is not a template dataset's metadata.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+#: The probe's x and y are one chunk each in every library written so far; a dataset whose
+#: metadata asks for more requests than this is refused instead of fetched.
+MAX_PROBE_CHUNKS = 16
+#: Largest template a view decodes: 4096 samples x 4096 channels of float32 is far above any
+#: probe and far below what a browser tab can hold.
+MAX_TEMPLATE_BYTES = 64 * 1024 * 1024
 
 
 class DataError(ValueError):
@@ -58,6 +72,7 @@ class DatasetHandle:
     is_in_uv: bool
     metadata_bytes: int
     chunk_separator: str = "."
+    array_meta: dict | None = None
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
@@ -122,13 +137,43 @@ class LibraryReader:
 
     async def _open(self, key: str) -> DatasetHandle:
         raw = await self.fetcher.fetch(self.url(f"{key}/{fmt.CONSOLIDATED_KEY}"))
+        if len(raw) > MAX_METADATA_BYTES:
+            raise DataError(f"{key}/.zmetadata is {len(raw)} bytes, more than a template dataset's metadata")
         try:
             metadata = json.loads(raw)["metadata"]
             x_meta = metadata["probe/x/.zarray"]
             y_meta = metadata["probe/y/.zarray"]
             array_meta = metadata["templates_array/.zarray"]
+            attrs = metadata.get(".zattrs", {})
+            if not all(isinstance(m, dict) for m in (x_meta, y_meta, array_meta, attrs)):
+                raise TypeError("an entry is not an object")
         except (ValueError, KeyError, TypeError) as error:
             raise DataError(f"{key}/.zmetadata is not a template dataset's metadata ({error})") from None
+        try:
+            probe_chunks = chunk_grid(x_meta, "probe/x")[0] + chunk_grid(y_meta, "probe/y")[0]
+            shape = chunk_grid(array_meta, "templates_array") and array_meta["shape"]
+        except (ChunkError, IndexError) as error:
+            raise DataError(f"{key}: {error}") from None
+        if probe_chunks > MAX_PROBE_CHUNKS:
+            raise DataError(f"{key}: the probe geometry claims {probe_chunks} chunks; at most {MAX_PROBE_CHUNKS} "
+                            "requests are made for it")
+        if len(shape) != 3:
+            raise DataError(f"{key}: templates_array has shape {shape}, expected (units, samples, channels)")
+        units, samples, channels = shape
+        if list(array_meta["chunks"]) != [1, samples, channels]:
+            raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
+        try:
+            nbytes = samples * channels * np.dtype(array_meta.get("dtype")).itemsize
+        except TypeError:
+            raise DataError(f"{key}: templates_array has dtype {str(array_meta.get('dtype'))[:40]!r}") from None
+        if nbytes > MAX_TEMPLATE_BYTES:
+            raise DataError(f"{key}: one template would be {nbytes} bytes; the page reads at most {MAX_TEMPLATE_BYTES}")
+        sampling_frequency, nbefore = attrs.get(fmt.ATTR_SAMPLING_FREQUENCY), attrs.get(fmt.ATTR_NBEFORE)
+        if not isinstance(sampling_frequency, (int, float)) or isinstance(sampling_frequency, bool) \
+                or not np.isfinite(sampling_frequency) or sampling_frequency <= 0:
+            raise DataError(f"{key}: sampling_frequency {str(sampling_frequency)[:40]!r} is not a positive number")
+        if not isinstance(nbefore, int) or isinstance(nbefore, bool) or not 0 <= nbefore < samples:
+            raise DataError(f"{key}: nbefore {str(nbefore)[:40]!r} is not a sample of the {samples}-sample window")
         probe_keys = _chunk_keys_1d("probe/x", x_meta) + _chunk_keys_1d("probe/y", y_meta)
         fetched = await self.fetcher.fetch_many(self.url(f"{key}/{k}") for k in probe_keys)
         store = {fmt.CONSOLIDATED_KEY: raw}
@@ -136,29 +181,27 @@ class LibraryReader:
             store[k] = fetched[self.url(f"{key}/{k}")]
         try:
             group = zarr.open_consolidated(store, mode="r")
-            positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]])
+            positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]]).astype(float)
+            if positions.shape != (channels, 2):
+                raise ValueError(f"{positions.shape[0]} contacts for {channels} channels")
         except Exception as error:
             raise DataError(f"{key}: cannot decode the probe geometry ({type(error).__name__}: {error})") from None
-        attrs = group.attrs.asdict()
-        in_uv = fmt.in_uv(attrs)
-        units, samples, channels = array_meta["shape"]
-        if list(array_meta["chunks"]) != [1, samples, channels]:
-            raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
         separator = array_meta.get("dimension_separator") or "."
         if separator not in (".", "/"):
-            raise DataError(f"{key}: unknown dimension_separator {separator!r}")
+            raise DataError(f"{key}: unknown dimension_separator {str(separator)[:10]!r}")
         return DatasetHandle(
             key=key,
             group=group,
             store=store,
-            sampling_frequency=float(attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
-            nbefore=int(attrs[fmt.ATTR_NBEFORE]),
+            sampling_frequency=float(sampling_frequency),
+            nbefore=int(nbefore),
             num_samples=int(samples),
             num_channels=int(channels),
             positions=positions,
-            is_in_uv=bool(in_uv),
+            is_in_uv=bool(fmt.in_uv(group.attrs.asdict())),
             metadata_bytes=len(raw),
             chunk_separator=separator,
+            array_meta=array_meta,
         )
 
     async def templates(self, wanted) -> dict:
@@ -191,16 +234,18 @@ class LibraryReader:
         return {w: self._templates[w] for w in wanted}
 
     def _decode(self, handle: DatasetHandle, index: int, key: str) -> np.ndarray:
+        raw = handle.store.pop(key, None)  # the decoded copy is cached; drop the raw bytes
         try:
-            template = np.asarray(handle.group["templates_array"][index], dtype=np.float32)
+            # Not zarr: decode_chunk checks the size before inflating (a zlib bomb is refused).
+            chunk = decode_chunk(raw, handle.array_meta, f"{handle.key}/{key}", max_decoded=MAX_TEMPLATE_BYTES)
+            return np.asarray(chunk[0], dtype=np.float32)
+        except ChunkError as error:
+            raise DataError(f"{error}; the chunk is damaged or uses a codec this page cannot decode") from None
         except Exception as error:
             raise DataError(
                 f"{handle.key}/{key} is corrupt or uses a codec this page cannot decode "
                 f"({type(error).__name__}: {error})"
             ) from None
-        finally:
-            handle.store.pop(key, None)  # the decoded copy is cached; drop the raw bytes
-        return template
 
     def _remember(self, key, template) -> None:
         self._templates[key] = template
