@@ -127,7 +127,7 @@ def probe_groups(table, template_ids) -> list[tuple[str, list[str]]]:
     groups: dict = {}
     for tid in unique_ids(template_ids):
         if tid in indexed.index:
-            probe = indexed.loc[tid, "probe"]
+            probe = indexed.loc[tid, "probe"] if "probe" in indexed.columns else ""
             probe = "" if probe is None or str(probe) == "nan" else str(probe)
             groups.setdefault(probe, []).append(tid)
     return list(groups.items())
