@@ -3,7 +3,7 @@
 Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_template_library/``)::
 
     index.html            jinja2-rendered page
-    static/               app.js, worker_client.js, worker.js, style.css
+    static/               app.js, basket.js, worker_client.js, worker.js, style.css
     wheels/               the page's own wheel (templatelib)
     pyodide/              the offline Pyodide bundle (``--pyodide local`` only)
     docs/                 the mkdocs documentation
@@ -48,7 +48,7 @@ RESULT_COLUMNS = (
     ("probe", "Probe", "text", None),
 )
 #: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
-PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "worker_client.js", "app.js")
+PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
 #: Pyodide packages the page loads (the service worker caches them with their dependencies).
 PAGE_PACKAGES = ("numpy", "zarr", "pandas")
 #: How long one worker call (query, sort, view, selection) may run before the page stops the

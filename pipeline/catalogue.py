@@ -23,6 +23,7 @@ from tqdm import tqdm
 from templatelib import format as fmt
 
 from .previews import READ_BLOCK_UNITS, PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
+from .provenance import dataset_provenance
 from .storage import LibraryStorage
 
 
@@ -196,6 +197,8 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
     table, summaries, preview_rows = build_catalogue(storage, bucket, previous)
     csv_bytes = catalogue_csv_bytes(table)
     previews = write_shards(storage, preview_rows)
+    # Where each dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
+    provenance = {key: dataset_provenance(key, open_dataset(storage, key).attrs.asdict()) for key in summaries}
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "zarr_format": fmt.ZARR_FORMAT,
@@ -204,6 +207,7 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
         "template_count": int(len(table)),
         "datasets": summaries,
         "previews": previews,
+        "provenance": provenance,
     }
     storage.write_bytes(fmt.CATALOGUE_FILE, csv_bytes)
     storage.write_bytes(fmt.MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

@@ -263,6 +263,56 @@ def test_snippet_runs_and_returns_selection_in_order(snippet_library, tmp_path):
     assert sent <= 1.1 * chunk_bytes, (sent, chunk_bytes)
 
 
+def test_snippet_of_a_mixed_selection_returns_one_templates_per_probe(snippet_library, tmp_path):
+    import zarr
+
+    table = load_catalogue(open(f"{snippet_library.path}/templates.csv", "rb").read())
+    np1 = table[table["probe"] == "Neuropixels 1.0"]
+    ultra = table[table["probe"] != "Neuropixels 1.0"]
+    assert len(ultra) and ultra["probe"].nunique() == 1
+    datasets = sorted(np1["dataset"].unique())
+    # interleaved probes, not dataset order: NP1 (later dataset), Ultra, NP1 (earlier), Ultra
+    picks = [np1[np1["dataset"] == datasets[1]].iloc[2], ultra.iloc[3], np1[np1["dataset"] == datasets[0]].iloc[1],
+             ultra.iloc[0]]
+    ids = [p["template_id"] for p in picks]
+    expected_groups = [[picks[0], picks[2]], [picks[1], picks[3]]]
+    with start_data_server(snippet_library.path) as server:
+        browser = TemplateBrowser(server.url + "/")
+        run(browser.load())
+        code = browser.snippet(ids)
+        groups = browser.basket_groups(ids)
+        assert [g["template_ids"] for g in groups] == [[p["template_id"] for p in g] for g in expected_groups]
+        assert [g["probe"] for g in groups] == ["Neuropixels 1.0", ultra["probe"].iloc[0]]
+        assert "uses one group" in code and "templates_by_probe[0]" in code
+        assert "# Please cite:" in code and "Buccino" in code and "not recorded data" in code
+        out = tmp_path / "groups.npz"
+        code += (f"\nnp.savez({str(out)!r}, *[t.templates_array for t in templates_by_probe])\n"
+                 f"assert [list(t.unit_ids) for t in templates_by_probe] == "
+                 f"{[[p['template_id'] for p in g] for g in expected_groups]!r}\n")
+        script = tmp_path / "snippet.py"
+        script.write_text(code)
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                                cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = np.load(out)
+    assert len(got.files) == 2
+    for k, group_picks in enumerate(expected_groups):
+        arrays = got[f"arr_{k}"]
+        assert arrays.shape[0] == len(group_picks)
+        for j, pick in enumerate(group_picks):
+            group = zarr.open_consolidated(snippet_library.mapper(pick["dataset"]), mode="r")
+            np.testing.assert_array_equal(arrays[j], group["templates_array"][pick["template_index"]])
+
+
+def test_snippet_citation_comments_cannot_leave_the_comment(catalogue):
+    from templatelib.snippet import comment_lines
+
+    hostile = "a\nimport os; os.system('x')\rb\u2028c\x85d\n\ne"
+    lines = comment_lines(hostile).splitlines()
+    assert lines and all(line.startswith("#") for line in lines)
+    compile(comment_lines(hostile), "<snippet>", "exec")
+
+
 def test_snippet_for_empty_selection_and_csv(catalogue):
     from templatelib.snippet import python_snippet, selection_csv
 

@@ -29,10 +29,12 @@ import posixpath
 import re
 import time
 import urllib.parse
+import dataclasses
 from dataclasses import dataclass, field
 
 import requests
 
+from ..dataset_writer import WriteOptions
 from ..storage import LibraryStorage
 from .errors import SourceError
 from .nwb import DEFAULT_MIN_SPIKES, DEFAULT_MINUTES, file_stem, nwb_to_dataset
@@ -204,7 +206,15 @@ def resolve_content_url(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str:
     return urllib.parse.urlunsplit(final._replace(query="", fragment=""))
 
 
-def process_series(url: str, storage: LibraryStorage, series: str, name: str, options) -> dict:
+def ibl_provenance(dandiset_id: str, asset_path: str) -> dict:
+    """The ``provenance`` root attribute of a dataset from a DANDI asset (see pipeline/provenance.py)."""
+    session = re.search(r"_ses-([0-9a-fA-F-]{36})", posixpath.basename(asset_path))
+    return {"source": "ibl", "dandiset": dandiset_id, "asset_path": asset_path,
+            "session": session.group(1) if session else None}
+
+
+def process_series(url: str, storage: LibraryStorage, series: str, name: str, options,
+                   provenance: dict | None = None) -> dict:
     """One probe of one asset -> a dataset entry of the session summary.
 
     ``options`` is an :class:`IblOptions` or anything with its ``minutes``, ``min_spikes``,
@@ -213,11 +223,15 @@ def process_series(url: str, storage: LibraryStorage, series: str, name: str, op
     """
     if storage.is_complete(name) and not options.overwrite:
         return DatasetEntry(name, series, SKIPPED, "already complete in the library").to_dict()
+    nwb = dict(options.nwb)
+    if provenance is not None:  # recorded as the root attribute "provenance"
+        base = nwb.get("write_options") or WriteOptions()
+        nwb["write_options"] = dataclasses.replace(base, extra_attrs={**base.extra_attrs, "provenance": provenance})
     try:
         result = nwb_to_dataset(
             url, storage, minutes=options.minutes, min_spikes=options.min_spikes, unit_filter=options.unit_filter,
             dataset_name=name, progress=options.progress, electrical_series=series, overwrite=options.overwrite,
-            **options.nwb,
+            **nwb,
         )
     except SourceError as error:
         return DatasetEntry(name, series, FAILED, str(error)).to_dict()
@@ -258,7 +272,8 @@ def run_session(asset, root_url: str, options: IblOptions | dict | None = None) 
         entries = []
         for series in series_paths:
             name = ibl_dataset_name(options.dandiset_id, asset_path, series, options.insertions)
-            entries.append(process_series(url, storage, series, name, options))
+            entries.append(process_series(url, storage, series, name, options,
+                                          ibl_provenance(options.dandiset_id, asset_path)))
     except SourceError as error:
         return failed_summary(asset_path, str(error), started)
     except Exception as error:  # a scheduler needs a summary, not a traceback, for every asset

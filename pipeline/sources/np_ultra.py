@@ -25,6 +25,7 @@ probe ``Neuropixels Ultra`` by ``IMEC``, without noise levels (no raw data was p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,6 +186,16 @@ def ultra_probe(positions: np.ndarray):
     return contact_probe(positions, ProbeInfo(PROBE_MODEL, MANUFACTURER))
 
 
+#: The ``provenance`` root attribute of every NP-Ultra dataset (see pipeline/provenance.py).
+PROVENANCE = {"source": "np_ultra", "doi": "10.6084/m9.figshare.19493588.v2"}
+
+
+def with_provenance(write_options: WriteOptions | None) -> WriteOptions:
+    """``write_options`` (or the defaults) plus the ``provenance`` root attribute."""
+    base = write_options or WriteOptions()
+    return dataclasses.replace(base, extra_attrs={**base.extra_attrs, "provenance": dict(PROVENANCE)})
+
+
 def dataset_name(index: int) -> str:
     """Name of the ``index``-th dataset (0-based)."""
     return f"{DATASET_PREFIX}_{index}"
@@ -266,5 +277,6 @@ def write_np_ultra(
             is_in_uV=True, channel_ids=channel_ids, unit_ids=units.unit_ids[part], probe=probe,
         )
         meta = UnitMetadata(brain_area=units.brain_area[part], spikes_per_unit=units.spikes_per_unit[part])
-        written.append(write_dataset(storage, name, templates, meta, write_options, overwrite=overwrite))
+        written.append(write_dataset(storage, name, templates, meta, with_provenance(write_options),
+                                     overwrite=overwrite))
     return UltraResult(written=written, skipped=skipped, units=len(units.unit_ids))

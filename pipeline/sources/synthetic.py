@@ -134,6 +134,11 @@ def synthesize_dataset(plan: SyntheticPlan, num_units: int, seed: int):
     return templates, UnitMetadata(brain_area=areas, spikes_per_unit=spikes, channel_noise_levels=noise)
 
 
+def synthetic_provenance(seed: int) -> dict:
+    """The ``provenance`` root attribute of a synthetic dataset (see pipeline/provenance.py)."""
+    return {"source": "synthetic", "generator": __name__, "seed": int(seed)}
+
+
 def write_synthetic_library(
     storage: LibraryStorage,
     num_datasets: int = 8,
@@ -154,11 +159,13 @@ def write_synthetic_library(
     plans = plan_library(num_datasets, np.random.default_rng(seed))
     written = []
     for index, plan in enumerate(tqdm(plans, desc="synthetic datasets", unit="dataset")):
-        templates, meta = synthesize_dataset(plan, num_units, seed=seed * 1000 + index)
+        dataset_seed = seed * 1000 + index
+        templates, meta = synthesize_dataset(plan, num_units, seed=dataset_seed)
         options = WriteOptions(
             compressor=compressor,
             legacy_is_scaled=plan.legacy_is_scaled,
             fixed_width_brain_area=plan.fixed_width_brain_area,
+            extra_attrs={"provenance": synthetic_provenance(dataset_seed)},
         )
         written.append(write_dataset(storage, plan.name, templates, meta, options, overwrite=overwrite))
     return written

@@ -517,6 +517,11 @@
   }
 
   HTL.app = { state, call, openView, writeURL, describeError, isReady: () => info !== null };
+  // The Selection section (basket.js): grouped list, snippet, Copy link, Download CSV, Cite.
+  const basket = HTL.makeBasket(HTL.app);
+  const toggleSelection = basket.toggleSelection;
+  const refreshBasket = basket.refresh;
+  HTL.app.toggleSelection = toggleSelection;
   if (!validSource) {
     $("source-label").textContent = state.source;
     showFatal({ kind: "input", message: "?source= must be an http(s) URL of a library root, not " + JSON.stringify(state.source) });
@@ -525,76 +530,6 @@
     updatePager();
     firstPaint().catch(() => handOver.resolve());
   }
-
-  // ---- basket ----
-  function toggleSelection(templateId, on) {
-    const at = state.sel.indexOf(templateId);
-    if (on && at < 0) state.sel.push(templateId);
-    if (!on && at >= 0) state.sel.splice(at, 1);
-    for (const box of document.querySelectorAll("#rows input[type=checkbox]")) {
-      if (box.getAttribute("aria-label") === "Select " + templateId) box.checked = on;
-    }
-    writeURL();
-    refreshBasket();
-  }
-  HTL.app.toggleSelection = toggleSelection;
-
-  async function refreshBasket() {
-    $("basket-count").textContent = "(" + state.sel.length + ")";
-    if (!info) return;
-    if (state.sel.length) {
-      const known = await call("known_ids", { template_ids: state.sel });
-      if (known.length !== state.sel.length) {
-        $("basket-note").textContent = (state.sel.length - known.length) + " selected template(s) are not in this catalogue and were dropped.";
-        state.sel = known;
-        writeURL();
-      }
-    }
-    $("basket-count").textContent = "(" + state.sel.length + ")";
-    const list = $("basket-list");
-    list.textContent = "";
-    for (const id of state.sel) {
-      const li = document.createElement("li");
-      const name = document.createElement("button");
-      name.type = "button"; name.className = "link"; name.textContent = id;
-      name.addEventListener("click", () => openView(id));
-      const remove = document.createElement("button");
-      remove.type = "button"; remove.textContent = "Remove"; remove.setAttribute("aria-label", "Remove " + id);
-      remove.addEventListener("click", () => toggleSelection(id, false));
-      li.append(name, " ", remove);
-      list.append(li);
-    }
-    $("snippet").textContent = await call("snippet", { template_ids: state.sel });
-  }
-
-  $("clear-basket").addEventListener("click", () => {
-    state.sel = [];
-    for (const box of document.querySelectorAll("#rows input[type=checkbox]")) box.checked = false;
-    writeURL();
-    refreshBasket();
-  });
-
-  async function copyText(text, what) {
-    try {
-      await navigator.clipboard.writeText(text);
-      $("basket-note").textContent = what + " copied.";
-    } catch (e) {
-      $("basket-note").textContent = "Copying is blocked here: select the text and copy it by hand.";
-    }
-  }
-  $("copy-snippet").addEventListener("click", () => copyText($("snippet").textContent, "Code"));
-  $("copy-link").addEventListener("click", () => copyText(location.href, "Link"));
-  $("download-csv").addEventListener("click", async () => {
-    const csv = await call("selection_csv", { template_ids: state.sel });
-    const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = "hybrid_templates_selection.csv";
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  });
 
   window.__htl = { state, call };
 })(self.HTL = self.HTL || {});

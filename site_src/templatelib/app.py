@@ -15,9 +15,10 @@ import numpy as np
 from . import format as fmt
 from .catalogue import TABLE_COLUMNS, CatalogueError, brain_area_counts, load_catalogue, numeric_ranges
 from .http_fetch import Fetcher, FetchError
+from .citations import citation, provenances_for
 from .plots_svg import template_view_svg
 from .safe_query import QueryError, run_query
-from .snippet import python_snippet, selection_csv
+from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
 
 MAX_PAGE = 200
@@ -159,7 +160,19 @@ class TemplateBrowser:
         }
 
     def snippet(self, template_ids) -> str:
-        return python_snippet(self.table, list(template_ids), self.source)
+        template_ids = list(template_ids)
+        text = self.cite(template_ids)["text"] if template_ids else None
+        return python_snippet(self.table, template_ids, self.source, text)
+
+    def cite(self, template_ids) -> dict:
+        """``{"text", "bibtex", "sources"}``: the sources of the selected templates' datasets
+        (``library.json``'s ``provenance``, else inferred from their names) and spikeinterface."""
+        datasets = list(dict.fromkeys(row[0] for row in selection_rows(self.table, list(template_ids))))
+        return citation(provenances_for([fmt.dataset_key(d) for d in datasets], self.manifest))
+
+    def basket_groups(self, template_ids) -> list:
+        """``[{"probe", "template_ids"}]``: the selection by probe, as the snippet groups it."""
+        return [{"probe": probe, "template_ids": ids} for probe, ids in probe_groups(self.table, list(template_ids))]
 
     def selection_csv(self, template_ids) -> str:
         return selection_csv(self.table, list(template_ids))

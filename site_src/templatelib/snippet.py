@@ -1,10 +1,11 @@
 """The Python the page hands to the user: it fetches exactly the selected templates.
 
 The generated code runs as is in a fresh Python with spikeinterface installed (fsspec and
-aiohttp come with s3fs, which spikeinterface's template database needs anyway). It returns a
-``Templates`` holding the selection **in selection order** (``query_templates_from_database``
-returns dataset order), and reads only the selected templates' chunks: one request per
-template instead of whole ``templates_array``s.
+aiohttp come with s3fs, which spikeinterface's template database needs anyway). It returns one
+``Templates`` per probe geometry, each holding its templates **in selection order**
+(``query_templates_from_database`` returns dataset order and refuses mixed geometries), and
+reads only the selected templates' chunks: one request per template instead of whole
+``templates_array``s. Its first comments say what to cite (``citations``).
 """
 
 from __future__ import annotations
@@ -13,48 +14,48 @@ from . import format as fmt
 
 _READER = '''
 def read_selection(source, selection):
-    """Templates for (dataset, unit_id, template_index, template_id) rows, in that order."""
-    groups, arrays = {}, []
+    \"\"\"One Templates per probe geometry (sampling rate, nbefore, contact layout), in the order the
+    geometries first occur; each holds its templates in selection order. A Templates has one probe,
+    so a selection spanning probe types (e.g. Neuropixels 1.0 and NP-Ultra) gives several.\"\"\"
+    datasets, parts = {}, {}
     for dataset, unit_id, index, template_id in selection:
-        if dataset not in groups:
+        if dataset not in datasets:
             # Consolidated metadata only: no array is read until it is indexed.
-            groups[dataset] = zarr.open_consolidated(source + quote(dataset), mode="r")
-        group = groups[dataset]
+            group = zarr.open_consolidated(source + quote(dataset), mode="r")
+            attrs = group.attrs.asdict()
+            locations = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]])
+            geometry = (float(attrs["sampling_frequency"]), int(attrs["nbefore"]), IN_UV_EXPRESSION,
+                        locations.shape, (locations - locations[0]).tobytes())
+            datasets[dataset] = (group, geometry)
+        group, geometry = datasets[dataset]
         if unit_id is not None:
             # unit_ids survive pruning; template_index may not.
             matches = np.flatnonzero(group["unit_ids"][:] == unit_id)
             if len(matches) == 0:
                 raise LookupError(f"unit {unit_id} ({template_id}) is no longer in {dataset}")
             index = int(matches[0])
-        arrays.append(group["templates_array"][index])  # one chunk = one template
-    first = groups[selection[0][0]]
-    locations = np.column_stack([first["probe"]["x"][:], first["probe"]["y"][:]])
-    for dataset, group in groups.items():
-        other = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]])
-        same = (
-            group.attrs["sampling_frequency"] == first.attrs["sampling_frequency"]
-            and group.attrs["nbefore"] == first.attrs["nbefore"]
-            and other.shape == locations.shape
-            and np.array_equal(other - other[0], locations - locations[0])
+        part = parts.setdefault(geometry, {"group": group, "arrays": [], "ids": []})
+        part["arrays"].append(group["templates_array"][index])  # one chunk = one template
+        part["ids"].append(template_id)
+    return [
+        Templates(
+            templates_array=np.stack(part["arrays"]),
+            sampling_frequency=geometry[0],
+            nbefore=geometry[1],
+            channel_ids=part["group"]["channel_ids"][:],
+            unit_ids=np.array(part["ids"]),
+            probe=Probe.from_zarr_group(part["group"]["probe"]),
+            is_in_uV=geometry[2],
         )
-        if not same:
-            raise ValueError(f"{dataset} differs from {selection[0][0]} in sampling rate, nbefore or probe "
-                             "geometry: select templates from one probe type")
-    attrs = first.attrs.asdict()
-    return Templates(
-        templates_array=np.stack(arrays),
-        sampling_frequency=float(attrs["sampling_frequency"]),
-        nbefore=int(attrs["nbefore"]),
-        channel_ids=first["channel_ids"][:],
-        unit_ids=np.array([row[3] for row in selection]),
-        probe=Probe.from_zarr_group(first["probe"]),
-        is_in_uV=IN_UV_EXPRESSION,
-    )
+        for geometry, part in parts.items()
+    ]
 '''.replace("IN_UV_EXPRESSION", fmt.IN_UV_EXPRESSION)  # the format's rule, inlined
 
 _HYBRID = '''
-# Next: inject them into a recording. Here a 10 s synthetic one on the same probe;
-# use your own recording (same probe geometry) instead.
+# Next: inject them into a recording. A recording has one probe, so this uses one group,
+# templates_by_probe[0]; the others go into recordings on their own probes the same way.
+# Here a 10 s synthetic recording on the same probe; use your own (same probe geometry) instead.
+templates = templates_by_probe[0]
 recording = generate_recording(
     num_channels=templates.num_channels,
     durations=[10.0],
@@ -65,6 +66,19 @@ recording.set_probe(templates.probe, in_place=True)
 hybrid_recording, hybrid_sorting = generate_hybrid_recording(recording, templates=templates, seed=0)
 print(hybrid_recording)
 '''
+
+
+def comment_lines(text: str, width: int = 96) -> str:
+    """``text`` as Python comment lines. It holds catalogue strings: every line break of any kind
+    becomes a new ``# `` line, so nothing in it can leave the comment."""
+    import textwrap
+
+    lines = []
+    for paragraph in text.split("\n\n"):
+        words = " ".join(paragraph.split())  # str.split: every Unicode line break and space
+        lines.extend("# " + line for line in (textwrap.wrap(words, width) or [""]))
+        lines.append("#")
+    return "\n".join(lines[:-1]) + "\n"
 
 
 #: Characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
@@ -101,7 +115,25 @@ def selection_rows(table, template_ids) -> list[tuple]:
     return rows
 
 
-def python_snippet(table, template_ids, source: str) -> str:
+def probe_groups(table, template_ids) -> list[tuple[str, list[str]]]:
+    """``[(probe, [template_id, ...]), ...]``: the selection split by the catalogue's ``probe``,
+    in the order the probes first occur, each in selection order (unknown IDs are left out).
+
+    The snippet splits by the geometry it reads (one ``Templates`` per probe geometry); for
+    libraries whose probe models each have one geometry, as every source here writes, the two
+    agree, so the page shows these groups and the snippet's comments name them.
+    """
+    indexed = table.set_index("template_id", drop=False)
+    groups: dict = {}
+    for tid in unique_ids(template_ids):
+        if tid in indexed.index:
+            probe = indexed.loc[tid, "probe"] if "probe" in indexed.columns else ""
+            probe = "" if probe is None or str(probe) == "nan" else str(probe)
+            groups.setdefault(probe, []).append(tid)
+    return list(groups.items())
+
+
+def python_snippet(table, template_ids, source: str, citation_text: str | None = None) -> str:
     """The runnable snippet for ``template_ids`` (in that order) read from ``source``.
 
     Parameters
@@ -112,15 +144,22 @@ def python_snippet(table, template_ids, source: str) -> str:
         The basket, in selection order.
     source : str
         http(s) URL of the library root the page reads.
+    citation_text : str, optional
+        What to cite (``citations.citation``'s text), added as comments.
     """
     rows = selection_rows(table, template_ids)
     if not rows:
         return "# Select templates (tick their boxes) to get the Python that fetches them."
     where = "the public library" if source.rstrip("/") + "/" == fmt.PUBLIC_HTTP_ROOT else "this source"
     selection = "\n".join(f"    {row!r}," for row in rows)
+    groups = probe_groups(table, template_ids)
     header = (
         f"# {len(rows)} hybrid template(s) from {where}, in the order you selected them.\n"
         "# Needs: pip install spikeinterface s3fs  (s3fs brings fsspec + aiohttp for HTTP reads)\n"
+    )
+    if citation_text:
+        header += "#\n# Please cite:\n" + comment_lines(citation_text)
+    header += (
         "from urllib.parse import quote\n\n"
         "import numpy as np\n"
         "import zarr\n"
@@ -128,12 +167,17 @@ def python_snippet(table, template_ids, source: str) -> str:
         "from spikeinterface.core import Templates, generate_recording\n"
         "from spikeinterface.generation import generate_hybrid_recording\n"
     )
+    described = "; ".join(f"[{k}] {probe or '(no probe name)'}: {len(ids)} template(s)"
+                          for k, (probe, ids) in enumerate(groups))
     body = (
         f"\nSOURCE = {source!r}\n"
         "# (dataset, unit_id, template_index in this catalogue, template_id)\n"
         f"SELECTION = [\n{selection}\n]\n"
-        "\ntemplates = read_selection(SOURCE, SELECTION)\n"
-        "print(templates)\n"
+        "\n# One Templates per probe geometry, each in selection order:\n"
+        + comment_lines(described)
+        + "templates_by_probe = read_selection(SOURCE, SELECTION)\n"
+        "for group in templates_by_probe:\n"
+        "    print(group)\n"
     )
     return header + _READER + body + _HYBRID
 

@@ -10,7 +10,8 @@ import json
 
 from .zarr_reader import LibraryReader
 
-METHODS = frozenset({"load", "query", "view", "snippet", "selection_csv", "known_ids", "stats"})
+METHODS = frozenset({"load", "query", "view", "snippet", "selection_csv", "known_ids", "stats", "cite",
+                     "basket_groups"})
 #: Methods that need no pandas (they run while pandas is still loading).
 EARLY_METHODS = frozenset({"preview_rows"})
 _state: dict = {}
