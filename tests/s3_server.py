@@ -48,7 +48,7 @@ def moto_server():
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start on {url}")
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
                 time.sleep(0.1)
         yield url
     finally:

@@ -222,7 +222,7 @@ class LibraryReader:
         # so readers still holding the old metadata keep reading the old chunks.
         keys = {(d, i): chunk_key("templates_array", (i, 0, 0), {"dimension_separator": handles[d].chunk_separator})
                 for d, i in missing}
-        for (d, i), k in keys.items():
+        for d, i in keys:
             units = handles[d].group["templates_array"].shape[0]
             if not 0 <= i < units:
                 raise DataError(f"{d} has {units} templates; index {i} does not exist (stale catalogue?)")
