@@ -271,3 +271,21 @@ def test_page_reader_refuses_hostile_datasets_in_words(tmp_path, edit, words):
         assert time.perf_counter() - started < 20
         assert row["dataset"] in str(caught.value) and "\n" not in str(caught.value)
         assert reader.fetcher.requests <= 4  # .zmetadata, probe x and y, one chunk at most
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("manifest", [
+    b"[1, 2, 3]", b"\"a string\"", b"{not json", b'{"datasets": 5, "created": {"x": 1}, "format_version": "1"}',
+    b'{"datasets": ["a"], "created": 7}',
+])
+def test_library_json_of_the_wrong_shape_never_costs_the_catalogue(small_library, manifest):
+    """What the user sees: the catalogue as usual; the header leaves out what it cannot read."""
+    import asyncio
+
+    from templatelib.app import TemplateBrowser
+
+    csv = open(f"{small_library.path}/templates.csv", "rb").read()
+    browser = TemplateBrowser("http://127.0.0.1:9/", catalogue=csv, manifest=manifest)
+    info = asyncio.run(browser.load())
+    assert info["count"] == 18
+    assert info["library"] is None or all(v is None for v in info["library"].values())

@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 HOSTILE = "<img src=x onerror=alert(1)>"
+TRICKY = "it's \"CA1\"\\ \nnext line"  # quotes, a backslash and a newline in a filter value
 BOOT_TIMEOUT = 90_000
 
 
@@ -44,7 +45,7 @@ def library(tmp_path_factory):
     # 32 rows: more than one page of 25.
     storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=10, seed=2, compressor="zlib")
     templates, meta = synthesize_dataset(SyntheticPlan("hostile", "np1"), 2, seed=9)
-    meta.brain_area = [HOSTILE, "CA1"]
+    meta.brain_area = [HOSTILE, TRICKY]
     write_dataset(storage, "hostile_<b>bold<b>", templates, meta, WriteOptions(compressor="zlib"))
     consolidate(storage)
     return storage
@@ -149,6 +150,26 @@ def test_quick_filter_writes_the_query(page, site, data, catalogue):
     narrow = int((catalogue["peak_to_trough_duration"] <= 0.0005).sum())
     assert 0 < narrow < len(catalogue)
     expect(count_status(page)).to_have_text(f"{narrow} templates")
+
+
+def test_shared_link_oddities_and_tricky_filter_values(page, site, data, catalogue):
+    """A duplicated selection counts once, an unknown ?sort= is dropped in words, a brain area
+    with quotes, a backslash and a newline is matched by the quick filter, Clear resets it all."""
+    first = catalogue["template_id"][0]
+    open_page(page, site, data, sel=f"{first},{first}", sort="no_such_column", q="amplitude_uv > 0")
+    wait_ready(page)
+    expect(page.get_by_role("alert").filter(has_text="is not a results column")).to_be_visible()
+    expect(page.get_by_role("region", name="Selection")).to_contain_text("(1)")
+    assert page.url.count(first) == 1 and "sort=" not in page.url
+    page.get_by_label("Brain area").select_option(value=TRICKY)
+    expect(count_status(page)).to_have_text("1 templates")
+    expect(page.get_by_role("row").filter(has_text="next line")).to_have_count(1)
+    page.get_by_role("button", name="Amplitude (µV)").click()
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(count_status(page)).to_have_text(f"{len(catalogue)} templates")
+    expect(page.get_by_label("Query")).to_have_value("")
+    assert "sort=" not in page.url and "q=" not in page.url
+    assert page.get_by_label("Brain area").input_value() == ""
 
 
 def test_selection_snippet_runs_in_selection_order_and_survives_reload(page, site, data, library, catalogue, tmp_path):

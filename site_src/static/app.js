@@ -25,6 +25,10 @@
     desc: params.get("desc") === "1",
     page: Math.max(0, parseInt(params.get("page") || "1", 10) - 1) || 0,
   };
+  // A shared link can only sort by a results column; anything else is dropped, and said so.
+  const sortNote = state.sort && !COLUMNS.some(([name]) => name === state.sort)
+    ? "?sort=" + JSON.stringify(state.sort.slice(0, 60)) + " is not a results column; the default order is shown." : "";
+  if (sortNote) { state.sort = ""; state.desc = false; }
   let info = null;
   let count = 0;
   let renderToken = 0;
@@ -85,6 +89,7 @@
     bootMethods: new Set(["preview_rows"]),
     onMessage: (msg) => {
       if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+      else if (msg.type === "milestone") performance.mark("htl-py-" + msg.name, { startTime: msg.at - performance.timeOrigin });
       else if (msg.type === "ready") onReady(msg.info);
       else if (msg.type === "fatal") showFatal(msg.error);
     },
@@ -288,14 +293,15 @@
       return;
     }
     if (info.library) {
-      $("library-info").textContent = "· " + info.count + " templates in " + info.library.datasets +
-        " datasets · built " + (info.library.created || "?");
+      const datasets = info.library.datasets === null ? "" : " in " + info.library.datasets + " datasets";
+      $("library-info").textContent = "· " + info.count + " templates" + datasets + " · built " + (info.library.created || "?");
     } else {
       $("library-info").textContent = "· " + info.count + " templates";
     }
     fillFilters();
     performance.mark("htl-catalogue-loaded");
     runQuery(false).then(() => {
+      if (sortNote && !$("query-error").textContent) $("query-error").textContent = sortNote;
       if (state.view) openView(state.view);
     });
     refreshBasket();

@@ -22,6 +22,12 @@ function stage(name, detail) {
   self.postMessage({ type: "stage", stage: name, detail: detail || "" });
 }
 
+// Wall-clock milestones of Python's start, for the page's performance marks (the benchmark
+// reads them as htl-py-<name>): the worker's own clock has another origin than the page's.
+function milestone(name) {
+  self.postMessage({ type: "milestone", name, at: performance.timeOrigin + performance.now() });
+}
+
 // The offline bundle's numcodecs decodes Blosc through WebAssembly c-blosc (npm numcodecs),
 // registered on `self` by this ES module; Python's decoding is synchronous, so it must be in
 // place before Python reads data. Without it only Blosc chunks fail (with a clear error).
@@ -40,12 +46,14 @@ async function boot(config) {
     indexURL: config.pyodideIndexURL,
     packages: ["numpy", "zarr", config.wheelURL],
   });
+  milestone("runtime");
   // pandas downloads and installs in the background; only `load` (queries) waits for it.
   const pandas = pyodide.loadPackage(["pandas"], { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
   await blosc;
   const module = pyodide.pyimport("templatelib.worker_api");
   module.start(config.source);
   api = module;
+  milestone("booted");
   return { pyodide, pandas };
 }
 
@@ -53,11 +61,13 @@ async function load(bootPromise) {
   const { pyodide, pandas } = await bootPromise;
   stage("packages", "Loading packages");
   await pandas;
+  milestone("pandas-installed");
   const handed = await catalogue;
   stage("catalogue", "Reading catalogue");
   const toPy = (bytes) => (bytes ? pyodide.toPy(bytes) : null);
   api.provide(toPy(handed.csv), toPy(handed.manifest), !!handed.manifestMissing);
   const answer = JSON.parse(await api.call("load", "{}"));
+  milestone("loaded");
   if (!answer.ok) throw answer.error;
   return answer.result;
 }

@@ -38,6 +38,22 @@ def _json_value(value):
     return value if value is None or isinstance(value, (int, str, bool)) else str(value)
 
 
+def _manifest_summary(manifest: dict | None) -> dict | None:
+    """What the header shows of ``library.json``; a member of the wrong type is left out.
+
+    The page only displays these facts, so a tampered manifest costs its own line, never the
+    catalogue (the validator names the problem to maintainers).
+    """
+    if not isinstance(manifest, dict):
+        return None
+    created, version, datasets = manifest.get("created"), manifest.get("format_version"), manifest.get("datasets")
+    return {
+        "created": created[:40] if isinstance(created, str) else None,
+        "format_version": version if isinstance(version, int) and not isinstance(version, bool) else None,
+        "datasets": len(datasets) if isinstance(datasets, dict) else None,
+    }
+
+
 def error_payload(error: BaseException) -> dict:
     """The error as the UI shows it: a kind it can style and a sentence a person can act on."""
     if isinstance(error, FetchError):
@@ -107,11 +123,7 @@ class TemplateBrowser:
             "brain_areas": brain_area_counts(self.table),
             "ranges": numeric_ranges(self.table),
             "fallback_ids": bool(self.table["id_is_fallback"].any()),
-            "library": None if not manifest else {
-                "created": manifest.get("created"),
-                "format_version": manifest.get("format_version"),
-                "datasets": len(manifest.get("datasets", {})),
-            },
+            "library": _manifest_summary(manifest),
         }
 
     def _query(self, expression: str, sort_by: str | None, descending: bool):

@@ -22,7 +22,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-import zarr
 
 from . import format as fmt
 from .chunk_decode import ChunkError, chunk_grid, chunk_key, decode_chunk
@@ -62,7 +61,7 @@ class DatasetHandle:
     """An opened dataset: its zarr group over an in-memory store and the facts views need."""
 
     key: str
-    group: zarr.Group
+    group: "zarr.Group"  # noqa: F821 - zarr is imported when the first dataset opens
     store: dict
     sampling_frequency: float
     nbefore: int
@@ -179,6 +178,10 @@ class LibraryReader:
         store = {fmt.CONSOLIDATED_KEY: raw}
         for k in probe_keys:
             store[k] = fetched[self.url(f"{key}/{k}")]
+        # Imported here, not at module import: zarr (with numcodecs) costs ~0.5 s in Pyodide,
+        # and the catalogue, queries and preview thumbnails never need it.
+        import zarr
+
         try:
             group = zarr.open_consolidated(store, mode="r")
             positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]]).astype(float)
