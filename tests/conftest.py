@@ -47,6 +47,51 @@ class RunningServer:
         self.server.server_close()
 
 
+class RecordingServer:
+    """A loopback data/site server that records request paths and can hold some back.
+
+    ``paths`` lists every answered request (unquoted), ``arrived`` the held ones as they arrive;
+    requests whose path contains ``hold`` wait until ``gate`` is set (or 120 s).
+    """
+
+    def __init__(self, folder, hold: str | None = None, **kw):
+        import functools
+        import urllib.parse
+
+        from generator.data_server import LibraryRequestHandler, make_server
+
+        self.paths: list[str] = []
+        self.arrived: list[str] = []
+        self.gate = threading.Event()
+        server = make_server(folder, "127.0.0.1", 0, **kw)
+        paths, arrived, gate = self.paths, self.arrived, self.gate
+
+        class Handler(LibraryRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if hold and hold in self.path:
+                    arrived.append(self.path)
+                    gate.wait(120)
+                super().do_GET()
+
+            def log_message(self, *args):
+                paths.append(urllib.parse.unquote(self.path))
+
+        server.RequestHandlerClass = functools.partial(Handler, **server.RequestHandlerClass.keywords)
+        self.running = RunningServer(server)
+        self.url = self.running.url
+
+    def __enter__(self):
+        self.running.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.gate.set()
+        self.running.__exit__(*exc)
+
+    def count(self, text: str) -> int:
+        return sum(text in p for p in self.paths)
+
+
 def start_data_server(root, cors=True) -> RunningServer:
     """A data server on a free loopback port; use it as a context manager."""
     from generator.data_server import make_server

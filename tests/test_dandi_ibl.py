@@ -13,7 +13,6 @@ import argparse
 import json
 import re
 import socket
-import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_data_server
+from conftest import RunningServer, start_data_server
 from fixtures_nwb import write_small_nwb
 from pipeline.source_commands import add_commands
 from pipeline.sources.dandi_ibl import (
@@ -72,9 +71,8 @@ class FakeDandi:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.running = RunningServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        self.api_url = self.running.url + "/api"
 
     def answer(self, request):
         path = request.path.split("?")[0]
@@ -102,12 +100,11 @@ class FakeDandi:
             request.wfile.write(body)
 
     def __enter__(self):
-        self.thread.start()
+        self.running.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.__exit__(*exc)
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,15 @@ view then waits on the network past the limit. The site is built with a short ca
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 import urllib.parse
 
-import pandas as pd
 import pytest
 
-from conftest import RunningServer, build_library
+from conftest import RecordingServer, RunningServer
 from generator.build import build_site
-from generator.data_server import LibraryRequestHandler, make_server
+from generator.data_server import make_server
+from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures: a 32-row zlib library)
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -28,51 +26,6 @@ pytestmark = pytest.mark.browser
 
 CALL_TIMEOUT_MS = 2500
 HOLD = "templates_array"
-
-
-class GatedServer:
-    """A library server that holds every request containing ``hold`` until ``gate`` is set.
-
-    ``arrived`` counts those requests as they arrive (not when they are answered).
-    """
-
-    def __init__(self, folder, hold: str):
-        self.gate = threading.Event()
-        self.arrived: list[str] = []
-        server = make_server(folder, "127.0.0.1", 0)
-        gate, arrived = self.gate, self.arrived
-
-        class Handler(LibraryRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if hold in self.path:
-                    arrived.append(self.path)
-                    gate.wait(120)
-                super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        server.RequestHandlerClass = functools.partial(Handler, **server.RequestHandlerClass.keywords)
-        self.running = RunningServer(server)
-        self.url = self.running.url
-
-    def __enter__(self):
-        self.running.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.gate.set()
-        self.running.__exit__(*exc)
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    return build_library(tmp_path_factory.mktemp("hostile") / "lib", datasets=3, units=10, seed=7, compressor="zlib")
-
-
-@pytest.fixture(scope="module")
-def catalogue(library):
-    return pd.read_csv(f"{library.path}/templates.csv")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +53,7 @@ def test_a_view_that_hangs_is_stopped_python_restarts_and_the_state_is_kept(page
     expression = "amplitude_uv > 50"
     matching = catalogue.query(expression)
     picked = matching["template_id"].tolist()[:2]
-    with GatedServer(library.path, HOLD) as data:
+    with RecordingServer(library.path, hold=HOLD) as data:
         page.goto(url_for(site, data, q=expression, sel=",".join(picked)))
         expect(count_status(page)).to_have_text(f"{len(matching)} templates", timeout=BOOT_TIMEOUT)
         expect(page.get_by_role("region", name="Selection")).to_contain_text(picked[1])
@@ -142,7 +95,7 @@ def test_a_view_that_hangs_is_stopped_python_restarts_and_the_state_is_kept(page
 @pytest.mark.timeout(300)
 def test_a_hanging_view_from_a_shared_link_is_not_run_again_after_the_restart(page, site, library, catalogue):
     hung = catalogue["template_id"][4]
-    with GatedServer(library.path, HOLD) as data:
+    with RecordingServer(library.path, hold=HOLD) as data:
         page.goto(url_for(site, data, view=hung))
         expect(stopped_alert(page)).to_contain_text(f"Opening template {hung}", timeout=BOOT_TIMEOUT)
         expect(count_status(page)).to_have_text(f"{len(catalogue)} templates", timeout=BOOT_TIMEOUT)
@@ -161,7 +114,7 @@ def test_a_hanging_view_from_a_shared_link_is_not_run_again_after_the_restart(pa
 
 @pytest.mark.timeout(300)
 def test_a_hostile_query_link_is_refused_in_words_and_the_page_stays_usable(page, site, library, catalogue):
-    with GatedServer(library.path, HOLD) as data:
+    with RecordingServer(library.path, hold=HOLD) as data:
         data.gate.set()
         page.goto(url_for(site, data, q="brain_area.str.contains('(a+)+$')"))
         expect(page.get_by_role("alert").filter(has_text="repeats a group")).to_be_visible(timeout=BOOT_TIMEOUT)

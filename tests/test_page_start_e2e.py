@@ -8,11 +8,9 @@ says so: what the page shows before that is what a visitor sees while Pyodide bo
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shutil
-import threading
 import urllib.parse
 
 import numpy as np
@@ -20,8 +18,8 @@ import pandas as pd
 import pytest
 import zarr
 
-from conftest import RunningServer, build_library
-from generator.data_server import LibraryRequestHandler, make_server
+from conftest import RecordingServer as Recorder
+from conftest import build_library
 from pipeline.catalogue import consolidate
 from templatelib import format as fmt
 from templatelib.preview import bin_extrema
@@ -30,40 +28,6 @@ from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, site_dir  #
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-
-class Recorder:
-    """A loopback server that records request paths and can hold some of them back."""
-
-    def __init__(self, folder, hold: str | None = None, **kw):
-        self.paths: list[str] = []
-        self.gate = threading.Event()
-        server = make_server(folder, "127.0.0.1", 0, **kw)
-        paths, gate = self.paths, self.gate
-
-        class Handler(LibraryRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if hold and hold in self.path:
-                    gate.wait(120)
-                super().do_GET()
-
-            def log_message(self, *args):
-                paths.append(urllib.parse.unquote(self.path))
-
-        server.RequestHandlerClass = functools.partial(Handler, **server.RequestHandlerClass.keywords)
-        self.running = RunningServer(server)
-        self.url = self.running.url
-
-    def __enter__(self):
-        self.running.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.gate.set()
-        self.running.__exit__(*exc)
-
-    def count(self, text: str) -> int:
-        return sum(text in p for p in self.paths)
 
 
 @pytest.fixture(scope="module")

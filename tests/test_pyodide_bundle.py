@@ -3,6 +3,7 @@ decoder, and a Node boot that decodes CPython-written Blosc arrays."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -349,3 +350,25 @@ def test_bundle_of_an_older_recipe_is_not_reused(tmp_path):
     (tmp_path / pb.MARKER_FILE).write_text(json.dumps({"pyodide_version": PYODIDE_VERSION,
                                                        "recipe": pb.RECIPE_VERSION}))
     assert pb.is_complete(tmp_path)
+
+
+def test_heavy_wheels_are_py_compiled_in_their_place(bundle, lock):
+    """numpy, pandas & co. carry unchecked hash-based .pyc files instead of sources (PEP 552),
+    compiled by the bundle's own Python 3.12, and a RECORD that matches the new members."""
+    manifest = json.loads((bundle / pb.MARKER_FILE).read_text())
+    compiled = set(manifest["py_compiled"])
+    assert {lock["packages"][key]["file_name"] for key in ("numpy", "pandas", "pytz")} <= compiled
+    for name in sorted(compiled):
+        with zipfile.ZipFile(bundle / name) as archive:
+            names = archive.namelist()
+            pycs = [n for n in names if n.endswith(".pyc")]
+            assert pycs and not [n for n in names if n.endswith(".py") and n[:-3] + ".pyc" in names]
+            headers = {archive.read(n)[:8] for n in pycs[:20]}
+            assert {h[2:4] for h in headers} == {b"\r\n"} and len({h[:4] for h in headers}) == 1
+            assert {int.from_bytes(h[4:8], "little") for h in headers} == {1}  # hash-based, unchecked
+            record = archive.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
+            rows = dict(line.split(",", 1) for line in record.splitlines())
+            assert set(rows) == set(names)
+            sample = pycs[0]
+            digest = base64.urlsafe_b64encode(hashlib.sha256(archive.read(sample)).digest()).rstrip(b"=").decode()
+            assert rows[sample] == f"sha256={digest},{len(archive.read(sample))}"

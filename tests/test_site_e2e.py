@@ -1,8 +1,9 @@
 """The built site in real headless Chromium, offline, against libraries served by serve-data.
 
-The site is built with ``--pyodide local`` (the offline bundle) and reads zlib libraries
-here; Blosc in the browser is tests/test_blosc_e2e.py. Controls are found by their
-accessible names, the same way users find them.
+The site is built with ``--pyodide local`` (the offline bundle) and every test runs twice: on
+a zlib library and on a Blosc (lz4, shuffle) one, the live bucket's codec, which the bundle
+decodes with WebAssembly c-blosc. Controls are found by their accessible names, the same way
+users find them.
 """
 
 from __future__ import annotations
@@ -40,13 +41,15 @@ TRICKY = "it's \"CA1\"\\ \nnext line"  # quotes, a backslash and a newline in a 
 BOOT_TIMEOUT = 90_000
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
+@pytest.fixture(scope="module", params=["zlib", "blosc"])
+def library(tmp_path_factory, request):
+    """The same library in both codecs the format allows: Blosc (lz4, shuffle) is the live one."""
     # 32 rows: more than one page of 25.
-    storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=10, seed=2, compressor="zlib")
+    storage = build_library(tmp_path_factory.mktemp("e2e") / "lib", datasets=3, units=10, seed=2,
+                            compressor=request.param)
     templates, meta = synthesize_dataset(SyntheticPlan("hostile", "np1"), 2, seed=9)
     meta.brain_area = [HOSTILE, TRICKY]
-    write_dataset(storage, "hostile_<b>bold<b>", templates, meta, WriteOptions(compressor="zlib"))
+    write_dataset(storage, "hostile_<b>bold<b>", templates, meta, WriteOptions(compressor=request.param))
     consolidate(storage)
     return storage
 

@@ -34,6 +34,7 @@
   let renderToken = 0;
   let previews = null;        // HTL.PreviewStore once library.json is known
   let previewsReady = null;   // Promise<PreviewStore|null>
+  let earlyChunks = null;     // the first paint's preview_rows call, when previews are unusable
 
   function writeURL() {
     const p = new URLSearchParams();
@@ -229,7 +230,8 @@
     notePreviewProblem(store.problem || "library.json lists no previews");
     // No usable previews: Python draws the data for them from the template chunks, before pandas.
     try {
-      const answer = await call("preview_rows", { rows: rows.map(previewRequest) });
+      earlyChunks = call("preview_rows", { rows: rows.map(previewRequest) });
+      const answer = await earlyChunks;
       if (info || renderToken !== earlyToken) return;
       if (!hasIds) {
         rows.forEach((r, k) => { r.template_id = answer[k].template_id; });
@@ -469,6 +471,9 @@
   }
 
   async function loadThumbnails(rows, token) {
+    // The first paint's chunk previews may still be on their way: never fetch them twice.
+    if (earlyChunks) await earlyChunks.catch(() => null);
+    if (token !== renderToken) return;
     const missing = rows.filter((r) => {
       const slot = document.querySelector(`.thumb-slot[data-id="${CSS.escape(String(r.template_id))}"]`);
       return slot && slot.dataset.drawn !== "1";

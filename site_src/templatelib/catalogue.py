@@ -24,15 +24,7 @@ TABLE_COLUMNS = (
     "spikes_per_unit",
     "probe",
 )
-NUMERIC_COLUMNS = (
-    "depth_along_probe",
-    "amplitude_uv",
-    "noise_level_uv",
-    "signal_to_noise_ratio",
-    "template_index",
-    "best_channel_index",
-    "spikes_per_unit",
-)
+NUMERIC_COLUMNS = fmt.LIVE_NUMERIC_COLUMNS
 
 
 class CatalogueError(ValueError):

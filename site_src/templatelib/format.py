@@ -42,6 +42,9 @@ LIVE_COLUMNS = (
     "dataset",
     "dataset_path",
 )
+#: The live columns that hold text; every other live column holds numbers.
+LIVE_TEXT_COLUMNS = ("probe", "probe_manufacturer", "brain_area", "dataset", "dataset_path")
+LIVE_NUMERIC_COLUMNS = tuple(c for c in LIVE_COLUMNS if c not in LIVE_TEXT_COLUMNS)
 #: Our additions, appended after the live columns so positional readers keep working.
 ADDED_COLUMNS = ("template_id", "unit_id")
 
