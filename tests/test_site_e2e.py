@@ -192,6 +192,15 @@ def test_selection_snippet_runs_in_selection_order_and_survives_reload(page, sit
     code = snippet.locator("code").text_content()
     assert code.index(later["template_id"]) < code.index(earlier["template_id"])
 
+    # The selection CSV holds exactly the selected rows, in selection order, as the catalogue has them.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = pd.read_csv(download.value.path())
+    assert rows["template_id"].tolist() == [later["template_id"], earlier["template_id"]]
+    for column in ("dataset", "template_index", "unit_id"):
+        assert rows[column].tolist() == [later[column], earlier[column]]
+    assert rows["amplitude_uv"].tolist() == pytest.approx([later["amplitude_uv"], earlier["amplitude_uv"]])
+
     out = tmp_path / "selected.npy"
     script = tmp_path / "snippet.py"
     script.write_text(code + f"\nnp.save({str(out)!r}, templates.templates_array)\n")
