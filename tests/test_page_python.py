@@ -134,10 +134,14 @@ def test_view_of_k_templates_costs_k_requests_plus_metadata(served, catalogue):
     answer = thumbnails(browser, catalogue, ids)
     assert [a["template_id"] for a in answer] == ids
     assert all(len(a["preview"]["steps"]) == fmt.PREVIEW_SAMPLES for a in answer)
-    # 1 .zmetadata + probe x and y once for the dataset, then one chunk per template
-    assert browser.stats()["requests"] - after_load == 3 + len(ids)
+    # 1 .zmetadata once for the dataset, then one chunk per template: no probe, no zarr
+    assert browser.stats()["requests"] - after_load == 1 + len(ids)
     thumbnails(browser, catalogue, ids)
-    assert browser.stats()["requests"] - after_load == 3 + len(ids)  # cached
+    assert browser.stats()["requests"] - after_load == 1 + len(ids)  # cached
+    # The template view adds the probe's x and y, once per dataset.
+    run(browser.view(ids[0]))
+    run(browser.view(ids[1]))
+    assert browser.stats()["requests"] - after_load == 3 + len(ids)
 
 
 def test_template_values_equal_the_dataset(served, small_library, catalogue):

@@ -163,10 +163,10 @@ class TemplateBrowser:
         row = self._rows_for([template_id]).iloc[0]
         key = (fmt.dataset_key(row["dataset"]), int(row["template_index"]))
         handle = await self.reader.dataset(key[0])
-        template = (await self.reader.templates([key]))[key]
+        template, positions = await asyncio.gather(self.reader.templates([key]), self.reader.positions(key[0]))
         return {
             "template_id": template_id,
-            "svg": template_view_svg(template, handle.positions, handle.sampling_frequency, handle.nbefore,
+            "svg": template_view_svg(template[key], positions, handle.sampling_frequency, handle.nbefore,
                                      template_id),
             "fields": [[c, _json_value(row[c])] for c in DETAIL_FIELDS if c in row.index],
         }

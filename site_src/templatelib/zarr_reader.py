@@ -1,10 +1,10 @@
 """Read datasets of a library over HTTP: consolidated metadata once, then only the chunks asked for.
 
-zarr-python 2's store API is synchronous, and the browser can only fetch asynchronously. So the
-reader fetches the keys a view needs first (concurrently, see ``http_fetch``), puts them into an
-in-memory store, and lets zarr decode from there. One template is one chunk
-(``templates_array`` is chunked one unit per chunk), so a view of k templates costs k requests
-plus, once per dataset, ``.zmetadata`` and the probe's ``x``/``y``.
+The browser can only fetch asynchronously, so the reader fetches the keys a view needs first
+(concurrently, see ``http_fetch``) and decodes them from memory. One template is one chunk
+(``templates_array`` is chunked one unit per chunk), so k thumbnails cost k requests plus
+``.zmetadata`` once per dataset; the template view adds the probe's ``x``/``y`` once, read
+with zarr-python 2 (imported then, not at start: it costs ~0.5 s in Pyodide).
 
 Metadata and chunks come from anywhere a link points, so every size is bounded before work
 is done: ``.zmetadata`` at :data:`MAX_METADATA_BYTES`, the probe at
@@ -58,20 +58,26 @@ def key_url(source: str, key: str) -> str:
 
 @dataclass
 class DatasetHandle:
-    """An opened dataset: its zarr group over an in-memory store and the facts views need."""
+    """An opened dataset: its checked consolidated metadata and the facts views need.
+
+    The probe geometry (``positions``) is read only by :meth:`LibraryReader.positions`, for
+    the template view: thumbnails need no probe and no zarr.
+    """
 
     key: str
-    group: "zarr.Group"  # noqa: F821 - zarr is imported when the first dataset opens
+    metadata: dict
     store: dict
     sampling_frequency: float
     nbefore: int
+    num_units: int
     num_samples: int
     num_channels: int
-    positions: np.ndarray
     is_in_uv: bool
     metadata_bytes: int
     chunk_separator: str = "."
     array_meta: dict | None = None
+    probe_keys: tuple = ()
+    positions: np.ndarray | None = None
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
@@ -173,39 +179,47 @@ class LibraryReader:
             raise DataError(f"{key}: sampling_frequency {str(sampling_frequency)[:40]!r} is not a positive number")
         if not isinstance(nbefore, int) or isinstance(nbefore, bool) or not 0 <= nbefore < samples:
             raise DataError(f"{key}: nbefore {str(nbefore)[:40]!r} is not a sample of the {samples}-sample window")
-        probe_keys = _chunk_keys_1d("probe/x", x_meta) + _chunk_keys_1d("probe/y", y_meta)
-        fetched = await self.fetcher.fetch_many(self.url(f"{key}/{k}") for k in probe_keys)
-        store = {fmt.CONSOLIDATED_KEY: raw}
-        for k in probe_keys:
-            store[k] = fetched[self.url(f"{key}/{k}")]
-        # Imported here, not at module import: zarr (with numcodecs) costs ~0.5 s in Pyodide,
-        # and the catalogue, queries and preview thumbnails never need it.
-        import zarr
-
-        try:
-            group = zarr.open_consolidated(store, mode="r")
-            positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]]).astype(float)
-            if positions.shape != (channels, 2):
-                raise ValueError(f"{positions.shape[0]} contacts for {channels} channels")
-        except Exception as error:
-            raise DataError(f"{key}: cannot decode the probe geometry ({type(error).__name__}: {error})") from None
         separator = array_meta.get("dimension_separator") or "."
         if separator not in (".", "/"):
             raise DataError(f"{key}: unknown dimension_separator {str(separator)[:10]!r}")
         return DatasetHandle(
             key=key,
-            group=group,
-            store=store,
+            metadata=metadata,
+            store={fmt.CONSOLIDATED_KEY: raw},
             sampling_frequency=float(sampling_frequency),
             nbefore=int(nbefore),
+            num_units=int(units),
             num_samples=int(samples),
             num_channels=int(channels),
-            positions=positions,
-            is_in_uv=bool(fmt.in_uv(group.attrs.asdict())),
+            is_in_uv=bool(fmt.in_uv(attrs)),
             metadata_bytes=len(raw),
             chunk_separator=separator,
             array_meta=array_meta,
+            probe_keys=tuple(_chunk_keys_1d("probe/x", x_meta) + _chunk_keys_1d("probe/y", y_meta)),
         )
+
+    async def positions(self, key: str) -> np.ndarray:
+        """Contact positions (channels, 2) of dataset ``key``, read once with zarr."""
+        handle = await self.dataset(key)
+        if handle.positions is None:
+            fetched = await self.fetcher.fetch_many(self.url(f"{handle.key}/{k}") for k in handle.probe_keys)
+            store = {fmt.CONSOLIDATED_KEY: handle.store[fmt.CONSOLIDATED_KEY]}
+            for k in handle.probe_keys:
+                store[k] = fetched[self.url(f"{handle.key}/{k}")]
+            # Imported here, not at module import: zarr (with numcodecs) costs ~0.5 s in
+            # Pyodide, and the catalogue, queries and thumbnails never need it.
+            import zarr
+
+            try:
+                group = zarr.open_consolidated(store, mode="r")
+                positions = np.column_stack([group["probe"]["x"][:], group["probe"]["y"][:]]).astype(float)
+                if positions.shape != (handle.num_channels, 2):
+                    raise ValueError(f"{positions.shape[0]} contacts for {handle.num_channels} channels")
+            except Exception as error:
+                raise DataError(f"{handle.key}: cannot decode the probe geometry ({type(error).__name__}: {error})"
+                                ) from None
+            handle.positions = positions
+        return handle.positions
 
     async def templates(self, wanted) -> dict:
         """Templates for ``(dataset, template_index)`` pairs, fetched concurrently.
@@ -226,7 +240,7 @@ class LibraryReader:
         keys = {(d, i): chunk_key("templates_array", (i, 0, 0), {"dimension_separator": handles[d].chunk_separator})
                 for d, i in missing}
         for d, i in keys:
-            units = handles[d].group["templates_array"].shape[0]
+            units = handles[d].num_units
             if not 0 <= i < units:
                 raise DataError(f"{d} has {units} templates; index {i} does not exist (stale catalogue?)")
         urls = {w: self.url(f"{w[0]}/{k}") for w, k in keys.items()}
