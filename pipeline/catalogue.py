@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,7 @@ def previous_metrics(storage: LibraryStorage, previous: PreviousPreviews) -> pd.
         return None
     try:
         raw = storage.read_bytes(fmt.CATALOGUE_FILE)
-        manifest = json.loads(storage.read_bytes(fmt.MANIFEST_FILE))
-        if hashlib.sha256(raw).hexdigest() != manifest.get("templates_csv_sha256"):
+        if hashlib.sha256(raw).hexdigest() != previous.manifest.get("templates_csv_sha256"):
             return None
         table = pd.read_csv(io.BytesIO(raw), dtype={"template_id": str})
     except (OSError, ValueError, AttributeError, pd.errors.ParserError):
@@ -151,13 +151,21 @@ def dataset_fingerprint(storage: LibraryStorage, key: str, group: zarr.Group) ->
     return digest.hexdigest()
 
 
+class Catalogue(NamedTuple):
+    """What one pass over the datasets gives ``consolidate``."""
+
+    table: pd.DataFrame
+    datasets: dict  # the manifest's "datasets" part
+    previews: bytes  # preview rows, csv order
+    provenance: dict  # the manifest's "provenance" part
+
+
 def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
-                    previous: PreviousPreviews | None = None) -> tuple[pd.DataFrame, dict, bytes]:
-    """Read every complete dataset; return the catalogue, the manifest's datasets part and
-    the preview rows (csv order)."""
+                    previous: PreviousPreviews | None = None) -> Catalogue:
+    """Read every complete dataset once: its rows, manifest entry, previews and provenance."""
     previous = previous if previous is not None else PreviousPreviews(storage)
     old_metrics = previous_metrics(storage, previous)
-    frames, summaries, previews = [], {}, []
+    frames, summaries, previews, provenance = [], {}, [], {}
     reused = 0
     progress = tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False)
     for key in progress:
@@ -168,13 +176,15 @@ def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
         metrics, _ = dataset_metrics(group, rows, old_metrics if unchanged else None)
         frames.append(pd.concat([rows, metrics], axis=1))
         summaries[key] = {**dataset_summary(group), "fingerprint": fingerprint}
+        # Where the dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
+        provenance[key] = dataset_provenance(key, group.attrs.asdict())
         data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
                                             rows["best_channel_index"])
         previews.append(data)
         reused += was_reused
         progress.set_postfix(previews_reused=reused)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.COLUMNS))
-    return table, summaries, b"".join(previews)
+    return Catalogue(table, summaries, b"".join(previews), provenance)
 
 
 def catalogue_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -194,11 +204,9 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
         The manifest that was written.
     """
     previous = PreviousPreviews(storage)
-    table, summaries, preview_rows = build_catalogue(storage, bucket, previous)
+    table, summaries, preview_rows, provenance = build_catalogue(storage, bucket, previous)
     csv_bytes = catalogue_csv_bytes(table)
     previews = write_shards(storage, preview_rows)
-    # Where each dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
-    provenance = {key: dataset_provenance(key, open_dataset(storage, key).attrs.asdict()) for key in summaries}
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "zarr_format": fmt.ZARR_FORMAT,

@@ -38,13 +38,15 @@ def compute_previews(group: zarr.Group, template_ids, best_channels) -> bytes:
 
 
 class PreviousPreviews:
-    """The preview rows the last consolidation published, by template_id, for reuse.
+    """What the last consolidation published: its ``library.json`` (read once, also for the
+    metrics' reuse), the datasets' fingerprints and the preview rows by template_id.
 
     Anything unreadable (no manifest, a shard missing or not matching its sha256) simply
     means nothing is reused: previews are then recomputed, never trusted blindly.
     """
 
     def __init__(self, storage: LibraryStorage):
+        self.manifest: dict = {}
         self.fingerprints: dict[str, str] = {}
         self.rows: dict[str, bytes] = {}
         self.shard_keys: list[str] = []
@@ -52,6 +54,10 @@ class PreviousPreviews:
             manifest = json.loads(storage.read_bytes(fmt.MANIFEST_FILE))
             datasets = manifest.get("datasets", {})
             self.fingerprints = {k: v.get("fingerprint") for k, v in datasets.items() if isinstance(v, dict)}
+            self.manifest = manifest
+        except (OSError, ValueError, TypeError, AttributeError):
+            return
+        try:
             shards = manifest.get("previews", {}).get("shards", [])
             self.shard_keys = [s["key"] for s in shards]
             for shard in shards:
@@ -62,7 +68,7 @@ class PreviousPreviews:
                     row = data[offset: offset + fmt.PREVIEW_ROW_BYTES]
                     self.rows[row[: fmt.PREVIEW_ID_BYTES].hex()] = row
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.fingerprints, self.rows = {}, {}
+            self.rows = {}  # a damaged shard: its datasets' previews are recomputed
 
     def reuse(self, dataset: str, fingerprint: str, template_ids) -> bytes | None:
         """The dataset's previous rows in ``template_ids`` order, if it is unchanged."""

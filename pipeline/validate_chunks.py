@@ -176,8 +176,8 @@ def deep_template_problems(storage: LibraryStorage, dataset: str, meta: dict, pr
     """
     problems = []
     expected = math.prod(meta["chunks"]) * np.dtype(meta["dtype"]).itemsize
-    todo = [(unit, key) for unit, key in _unit_chunks(dataset, meta) if key in present]
-    for batch in _batches(todo, present):
+    stored = [(unit, key) for unit, key in _unit_chunks(dataset, meta) if key in present]
+    for batch in _batches(stored, present):
         raw = storage.read_many([f"{dataset}/templates_array/{key}" for _unit, key in batch])
         for unit, key in batch:
             full = f"{dataset}/templates_array/{key}"
@@ -200,9 +200,9 @@ def deep_template_problems(storage: LibraryStorage, dataset: str, meta: dict, pr
     return problems
 
 
-def _batches(todo: list, present: dict):
+def _batches(chunks: list, present: dict):
     batch, size = [], 0
-    for unit, key in todo:
+    for unit, key in chunks:
         if batch and size + present[key] > FETCH_BATCH_BYTES:
             yield batch
             batch, size = [], 0
