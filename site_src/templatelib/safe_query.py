@@ -36,8 +36,6 @@ import io
 import re
 import tokenize
 
-import pandas as pd
-
 try:  # the regular-expression parser re itself uses (CPython 3.11+, Pyodide)
     from re import _parser as _sre_parse
 except ImportError:  # pragma: no cover - Python < 3.11
@@ -274,11 +272,13 @@ def check_expression(expression: str, columns, text_columns=()) -> ast.Expressio
     return tree
 
 
-def _numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+def _numeric(column) -> bool:
+    from pandas.api import types
+
+    return types.is_numeric_dtype(column) or types.is_bool_dtype(column)
 
 
-def run_query(table: pd.DataFrame, expression: str, columns=None) -> pd.DataFrame:
+def run_query(table, expression: str, columns=None):
     """Rows of ``table`` matching ``expression`` (all rows for an empty expression).
 
     Raises
@@ -286,6 +286,8 @@ def run_query(table: pd.DataFrame, expression: str, columns=None) -> pd.DataFram
     QueryError
         When the expression is not allowed, or pandas cannot evaluate it.
     """
+    import pandas as pd  # here, not at import: the page checks queries before pandas has loaded
+
     expression = (expression or "").strip()
     if not expression:
         return table
