@@ -102,6 +102,21 @@ CSV_INTEGER_PATTERN = r"[+-]?[0-9]+"
 #: Whole numbers beyond this are not exact in a float64 / JavaScript number.
 CSV_MAX_EXACT_INTEGER = 2**53
 
+#: Measured values (µm, µV, ratios, metrics) are written to ``templates.csv`` with this many
+#: significant digits (always with a ``.`` or exponent, so every reader infers float):
+#: a 17-digit float64 carries noise, not information (docs/format.md).
+CSV_SIGNIFICANT_DIGITS = 6
+
+#: The compact catalogue (docs/format.md "The compact catalogue"): the same rows as
+#: ``templates.csv``, typed and columnar, for the page. A pure function of ``templates.csv``.
+COMPACT_CATALOGUE_FILE = "catalogue.htlc"
+COMPACT_MAGIC = b"HTLC\r\n\x1a\n"
+COMPACT_FORMAT_VERSION = 1
+#: Bounds a reader checks before allocating anything.
+COMPACT_MAX_HEADER_BYTES = 1024 * 1024
+COMPACT_MAX_ROWS = CSV_MAX_ROWS
+COMPACT_MAX_CATEGORY_BYTES = 256 * 1024 * 1024
+
 #: Arrays every dataset group holds (besides the ``probe`` subgroup).
 REQUIRED_ARRAYS = (
     "templates_array",
