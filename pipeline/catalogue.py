@@ -187,9 +187,19 @@ def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
     return Catalogue(table, summaries, b"".join(previews), provenance)
 
 
+def short_float(value: float) -> str:
+    """A measured value with the precision it carries: ``format.CSV_SIGNIFICANT_DIGITS``
+    significant digits, always with a ``.`` or an exponent so every reader infers float
+    (``66.0``, ``0.000583333``, ``269897.0``, ``1.5e-05``)."""
+    text = f"{value:.{fmt.CSV_SIGNIFICANT_DIGITS}g}"
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
 def catalogue_csv_bytes(table: pd.DataFrame) -> bytes:
+    """``templates.csv``: floats with :func:`short_float` (17-digit float64 noise made rows
+    565 bytes), NaN as an empty cell, integers as integers."""
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
+    table.to_csv(buffer, index=False, float_format=short_float)
     return buffer.getvalue().encode("utf-8")
 
 

@@ -5,6 +5,7 @@ botocore at our server, which serves the library under that bucket path. It runs
 subprocess: a user's fresh interpreter, and no ``functools.cache`` carried between tests.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -47,6 +48,8 @@ CLIENT = textwrap.dedent(
         "picked": pick[["dataset", "template_index"]].values.tolist(),
         "meta": {d: [t.sampling_frequency, t.nbefore, t.is_in_uV, list(map(int, t.unit_ids))] for d, t in whole.items()},
         "probe_model": queried.probe.annotations.get("model_name"),
+        "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+        "numbers": {c: df[c].tolist() for c in df.columns if df[c].dtype.kind in "if"},
     }, open(out + ".json", "w"))
     """
 )
@@ -96,6 +99,29 @@ def test_unmodified_client_reads_our_library(known_library, tmp_path):
     np.testing.assert_array_equal(arrays["queried"], expected)
     np.testing.assert_array_equal(arrays["locations"], next(iter(given.values())).get_channel_locations())
     assert report["probe_model"] == "Neuropixels 1.0"
+
+
+def test_client_reads_short_floats_as_our_reader_does(known_library, tmp_path):
+    """templates.csv holds floats with the precision they carry (format.CSV_SIGNIFICANT_DIGITS);
+    the unmodified client reads every number column as the page's reader does: same dtype
+    kind, same float64 values."""
+    from templatelib.catalogue import read_catalogue_csv
+
+    storage, _ = known_library
+    raw = storage.read_bytes(fmt.CATALOGUE_FILE)
+    ours = read_catalogue_csv(raw)
+    with start_data_server(storage.path) as server:
+        report, _ = run_unmodified_client(server.url, tmp_path)
+    for column in fmt.LIVE_NUMERIC_COLUMNS + fmt.METRIC_COLUMNS:
+        expected = ours[column]
+        assert report["dtypes"][column] == str(expected.dtype), column
+        got = np.array(report["numbers"][column], dtype=expected.dtype)
+        np.testing.assert_array_equal(got, expected, err_msg=column)
+    # the precision they carry, not 17 digits: no cell has more significant digits than that
+    cells = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    for column in ("amplitude_uv", "peak_to_trough_duration", "repolarization_slope"):
+        digits = cells[column].str.replace(r"e.*$|^-|\.", "", regex=True).str.strip("0")
+        assert digits.str.len().max() <= fmt.CSV_SIGNIFICANT_DIGITS, column
 
 
 def test_plain_zarr_and_pandas_over_http(known_library):

@@ -45,8 +45,13 @@ class TextColumn:
     @classmethod
     def from_strings(cls, values) -> "TextColumn":
         """Categories of a sequence of ``str`` (sorted by code point, as Python sorts text)."""
-        categories, codes = np.unique(np.asarray(list(values), dtype=object), return_inverse=True)
-        return cls(codes.astype(np.int32, copy=False), categories)
+        values = list(values)
+        # a dict finds the distinct strings at C speed; only those are sorted (np.unique would
+        # sort every row's Python object: ~10x slower on 100,000 rows of a few areas)
+        categories = sorted(dict.fromkeys(values))
+        index = {text: code for code, text in enumerate(categories)}
+        codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
+        return cls(codes, np.array(categories, dtype=object))
 
     def __len__(self) -> int:
         return len(self.codes)

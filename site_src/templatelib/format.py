@@ -79,6 +79,44 @@ MULTI_CHANNEL_METRIC_COLUMNS = (
 METRIC_COLUMNS = SINGLE_CHANNEL_METRIC_COLUMNS + MULTI_CHANNEL_METRIC_COLUMNS
 COLUMNS = LIVE_COLUMNS + ADDED_COLUMNS + METRIC_COLUMNS
 
+#: What a valid ``templates.csv`` may be at most (docs/format.md "A valid templates.csv"):
+#: the page and Python refuse bigger ones before parsing them. 2 million rows is twice the
+#: 1,000,000-row stress library; 1 GiB holds them at ~500 bytes a row.
+CSV_MAX_BYTES = 1024 * 1024 * 1024
+CSV_MAX_ROWS = 2_000_000
+#: 34 columns today; a header of 100,000 names must not reach the query engine.
+CSV_MAX_COLUMNS = 256
+#: Longest cell (characters); Python's csv module refuses above 131,072 anyway.
+CSV_MAX_CELL_CHARS = 65_536
+#: Cells that mean "no value" (pandas' default NA tokens, matched exactly after stripping
+#: spaces and tabs): NaN in a number column, "" in a text column.
+CSV_NA_TOKENS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
+#: A number cell after stripping spaces and tabs: a decimal (``12``, ``-1.5``, ``.5``, ``1.``,
+#: ``2e-3``) or an infinity (``inf``/``infinity``, any case, optional sign). Same regex in JS.
+CSV_NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+#: An integer cell (``unit_id`` is int64 when every cell is one, within +-2**53).
+CSV_INTEGER_PATTERN = r"[+-]?[0-9]+"
+#: Whole numbers beyond this are not exact in a float64 / JavaScript number.
+CSV_MAX_EXACT_INTEGER = 2**53
+
+#: Measured values (µm, µV, ratios, metrics) are written to ``templates.csv`` with this many
+#: significant digits (always with a ``.`` or exponent, so every reader infers float):
+#: a 17-digit float64 carries noise, not information (docs/format.md).
+CSV_SIGNIFICANT_DIGITS = 6
+
+#: The compact catalogue (docs/format.md "The compact catalogue"): the same rows as
+#: ``templates.csv``, typed and columnar, for the page. A pure function of ``templates.csv``.
+COMPACT_CATALOGUE_FILE = "catalogue.htlc"
+COMPACT_MAGIC = b"HTLC\r\n\x1a\n"
+COMPACT_FORMAT_VERSION = 1
+#: Bounds a reader checks before allocating anything.
+COMPACT_MAX_HEADER_BYTES = 1024 * 1024
+COMPACT_MAX_ROWS = CSV_MAX_ROWS
+COMPACT_MAX_CATEGORY_BYTES = 256 * 1024 * 1024
+
 #: Arrays every dataset group holds (besides the ``probe`` subgroup).
 REQUIRED_ARRAYS = (
     "templates_array",
