@@ -28,7 +28,7 @@ import yaml
 
 from templatelib import format as fmt
 
-from .overview import build_overview
+from .overview import build_overview, inert
 from .page_wheel import build_page_wheel
 from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 
@@ -121,8 +121,27 @@ def read_catalogue(where: str) -> tuple[pd.DataFrame, str]:
             data = Path(where).read_bytes()
         return pd.read_csv(io.BytesIO(data), dtype={"template_id": str}), ""
     except (OSError, ValueError, pd.errors.ParserError) as error:
-        note = f"The catalogue at {where} could not be read when this site was built ({type(error).__name__})."
+        note = f"The catalogue could not be read when this site was built ({type(error).__name__})."
         return pd.DataFrame(columns=list(fmt.COLUMNS)), note
+
+
+def catalogue_name(where: str) -> str:
+    """How the overview names its catalogue: the library's URL, never the build machine's path.
+
+    Parameters
+    ----------
+    where : str
+        The path or URL the catalogue was read from.
+
+    Returns
+    -------
+    str
+        Markdown: "the library at <URL>" for a URL (shown as inert text), else "the library".
+    """
+    if where.startswith(("http://", "https://")):
+        library = where.rsplit("/", 1)[0] + "/" if where.endswith("/" + fmt.CATALOGUE_FILE) else where
+        return f"the library at {inert(library)}"
+    return "the library"
 
 
 def _build_docs(out: Path, catalogue: str) -> None:
@@ -133,7 +152,7 @@ def _build_docs(out: Path, catalogue: str) -> None:
         rows, note = read_catalogue(catalogue)
         page = build_overview(rows, docs)
         title, _, rest = page.read_text(encoding="utf-8").partition("\n")
-        source = f"Drawn from `{catalogue}` when this site was built." + (" " + note if note else "")
+        source = f"Drawn from {catalogue_name(catalogue)} when this site was built." + (" " + note if note else "")
         page.write_text(f"{title}\n\n{source}\n{rest}", encoding="utf-8")
         config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
         config["docs_dir"] = str(docs)

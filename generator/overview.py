@@ -7,11 +7,17 @@ template shape metrics of ``docs/metrics.md``, whichever exist) and amplitude ag
 peak-to-trough duration. Every figure has alt text and, below it, the numbers behind it as a
 markdown table. Bad input never fails the build: an empty catalogue, a missing or all-NaN
 column gives an empty figure with a sentence saying why.
+
+Catalogue strings are data, never markup: every one goes through :func:`inert` before it
+reaches the markdown (so ``<script>``, ``[x](javascript:...)`` or ``![x](http://...)`` are
+shown as text, never an element, a link or a fetch), and the figures are drawn with
+matplotlib's mathtext off (so ``$\\frac{$`` is a label, not a parse error).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +57,41 @@ TOP_AREAS = 30
 BINS = 30
 
 
+#: Characters of a data string written as themselves; every other one becomes a numeric
+#: character reference, which markdown passes through as text and HTML shows as the character.
+_PLAIN = re.compile(r"[A-Za-z0-9 .,+/:;%?@=()-]")  # "(" and ")" are syntax only after "]"
+
+
+def _inert_char(char: str) -> str:
+    if _PLAIN.fullmatch(char):
+        return char
+    if char in "\r\n\t":
+        return " "
+    if unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff":
+        return "\N{REPLACEMENT CHARACTER}"  # no character reference may name these
+    if ord(char) > 0x7F and unicodedata.category(char)[0] in "LNPSZ" and char.isprintable():
+        return char
+    return f"&#{ord(char)};"
+
+
+def inert(text) -> str:
+    """A catalogue string as markdown that renders as exactly that text, never as markup.
+
+    Parameters
+    ----------
+    text : object
+        The value; ``str(text)`` is what is shown.
+
+    Returns
+    -------
+    str
+        The text with every character that markdown or HTML could read as syntax written as a
+        numeric character reference (line breaks become spaces; control characters, which no
+        reference may name, become U+FFFD).
+    """
+    return "".join(_inert_char(c) for c in str(text))
+
+
 def _label(column: str) -> str:
     if column in SECONDS_COLUMNS:
         return f"{column} (ms)"
@@ -69,12 +110,12 @@ def _fmt(value) -> str:
         if not np.isfinite(value):
             return ""
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return inert(value)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a GitHub-flavoured markdown table (index not included)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(inert(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
@@ -96,32 +137,40 @@ class _Page:
         import matplotlib
 
         matplotlib.use("Agg")
+        filename = f"{_safe_name(name)}.png"
+        empty_md = empty  # sentences of this module name only its own column names
+        # Labels hold catalogue strings: mathtext off, so "$" and "\\" are only characters.
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            if empty is None:
+                try:
+                    self._save(filename, title, draw, None)
+                except Exception as exc:  # never fail the build on a figure
+                    empty = f"This figure could not be drawn ({type(exc).__name__}: {exc})."
+                    empty_md = inert(empty)  # the message may quote a catalogue string
+            if empty is not None:
+                self._save(filename, title, None, empty)
+                alt = f"{title}: no data. {empty}"
+        self.lines += [f"## {title}", "", f"![{inert(alt)}]({filename})", ""]
+        if empty is not None:
+            self.lines += [empty_md, ""]
+        elif table is not None:
+            self.lines += [markdown_table(table), ""]
+
+    def _save(self, filename: str, title: str, draw, empty: str | None):
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         try:
             if empty is None:
-                try:
-                    draw(ax)
-                except Exception as exc:  # never fail the build on a figure
-                    empty = f"This figure could not be drawn ({type(exc).__name__}: {exc})."
-                    ax.clear()
-            if empty is not None:
+                draw(ax)
+            else:
                 ax.set_axis_off()
                 ax.text(0.5, 0.5, empty, ha="center", va="center", wrap=True, fontsize=10)
-                alt = f"{title}: no data. {empty}"
             ax.set_title(title)
             fig.tight_layout()
-            filename = f"{_safe_name(name)}.png"
             fig.savefig(self.out_dir / filename)
         finally:
             plt.close(fig)
-        alt = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
-        self.lines += [f"## {title}", "", f"![{alt}]({filename})", ""]
-        if empty is not None:
-            self.lines += [empty, ""]
-        elif table is not None:
-            self.lines += [markdown_table(table), ""]
 
 
 def _read(catalogue) -> pd.DataFrame:

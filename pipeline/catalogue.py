@@ -5,7 +5,10 @@ One row per template, the live bucket's 12 columns in their order, then our addi
 csv row, see :mod:`pipeline.previews`) are written first, the csv next and ``library.json``
 last: it pins the csv and every preview shard by sha256 and records each dataset's
 fingerprint, so the next consolidation can tell which datasets changed. Incomplete datasets
-(no ``.zmetadata``: an interrupted write) are never listed.
+(no ``.zmetadata``: an interrupted write) are never listed. A damaged dataset (root attributes
+the format refuses, e.g. ``sampling_frequency`` "30 kHz", missing, NaN or <= 0; an array
+missing or unreadable) is left out with one line naming it (:class:`Damaged`), and the rest of
+the library is consolidated. ``library.json`` is standard JSON: never NaN or Infinity.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from templatelib import format as fmt
 from .previews import READ_BLOCK_UNITS, PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
 from .provenance import dataset_provenance
 from .storage import LibraryStorage
+from .validate import attribute_problems
+
+#: What reading a damaged dataset may raise (zarr and numpy on bad metadata, arrays or chunks).
+READ_ERRORS = (KeyError, ValueError, TypeError, IndexError, OSError, AttributeError, RuntimeError)
 
 
 def open_dataset(storage: LibraryStorage, dataset: str) -> zarr.Group:
@@ -158,6 +165,47 @@ class Catalogue(NamedTuple):
     datasets: dict  # the manifest's "datasets" part
     previews: bytes  # preview rows, csv order
     provenance: dict  # the manifest's "provenance" part
+    damaged: dict  # {dataset: one line saying why it was left out}
+
+
+class Damaged(ValueError):
+    """A complete dataset that cannot be catalogued; the message is one line naming it."""
+
+
+def _problem_line(problems: list[str]) -> str:
+    return "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+
+
+def _read_dataset(storage: LibraryStorage, key: str, bucket: str, previous: PreviousPreviews, old_metrics):
+    """``(rows with metrics, summary, provenance, previews, previews reused)`` for one dataset.
+
+    Raises
+    ------
+    Damaged
+        When the attributes break the format's rules or an array cannot be read.
+    """
+    try:
+        group = open_dataset(storage, key)
+        attrs = group.attrs.asdict()
+        samples = group["templates_array"].shape[1] if "templates_array" in group else None
+    except READ_ERRORS as error:
+        raise Damaged(f"{key}: cannot be opened ({type(error).__name__}: {str(error)[:200]})") from None
+    problems = attribute_problems(key, attrs, samples)
+    if problems:  # checked first: the metrics and the manifest need a finite sampling rate
+        raise Damaged(_problem_line(problems))
+    try:
+        rows = dataset_rows(group, key, bucket)
+        fingerprint = dataset_fingerprint(storage, key, group)
+        unchanged = bool(fingerprint) and previous.fingerprints.get(key) == fingerprint
+        metrics, _ = dataset_metrics(group, rows, old_metrics if unchanged else None)
+        summary = {**dataset_summary(group), "fingerprint": fingerprint}
+        # Where the dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
+        provenance = dataset_provenance(key, attrs)
+        data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
+                                            rows["best_channel_index"])
+    except READ_ERRORS as error:
+        raise Damaged(f"{key}: cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
+    return pd.concat([rows, metrics], axis=1), summary, provenance, data, was_reused
 
 
 def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
@@ -165,26 +213,22 @@ def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
     """Read every complete dataset once: its rows, manifest entry, previews and provenance."""
     previous = previous if previous is not None else PreviousPreviews(storage)
     old_metrics = previous_metrics(storage, previous)
-    frames, summaries, previews, provenance = [], {}, [], {}
+    frames, summaries, previews, provenance, damaged = [], {}, [], {}, {}
     reused = 0
     progress = tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False)
     for key in progress:
-        group = open_dataset(storage, key)
-        rows = dataset_rows(group, key, bucket)
-        fingerprint = dataset_fingerprint(storage, key, group)
-        unchanged = bool(fingerprint) and previous.fingerprints.get(key) == fingerprint
-        metrics, _ = dataset_metrics(group, rows, old_metrics if unchanged else None)
-        frames.append(pd.concat([rows, metrics], axis=1))
-        summaries[key] = {**dataset_summary(group), "fingerprint": fingerprint}
-        # Where the dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
-        provenance[key] = dataset_provenance(key, group.attrs.asdict())
-        data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
-                                            rows["best_channel_index"])
+        try:
+            rows, summaries[key], provenance[key], data, was_reused = _read_dataset(
+                storage, key, bucket, previous, old_metrics)
+        except Damaged as error:
+            damaged[key] = str(error)
+            continue
+        frames.append(rows)
         previews.append(data)
         reused += was_reused
         progress.set_postfix(previews_reused=reused)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.COLUMNS))
-    return Catalogue(table, summaries, b"".join(previews), provenance)
+    return Catalogue(table, summaries, b"".join(previews), provenance, damaged)
 
 
 def short_float(value: float) -> str:
@@ -203,10 +247,25 @@ def catalogue_csv_bytes(table: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dict:
+def manifest_bytes(manifest: dict) -> bytes:
+    """``library.json``'s bytes: standard JSON, so a NaN or an infinity is refused, never written."""
+    return (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damaged: dict | None = None) -> dict:
     """Write the previews, ``templates.csv``, then ``library.json`` for all complete datasets.
 
     Each file replaces its predecessor atomically (see :meth:`LibraryStorage.write_bytes`).
+    Damaged datasets are left out; the rest of the library is consolidated.
+
+    Parameters
+    ----------
+    storage : LibraryStorage
+        The library.
+    bucket : str
+        Bucket named in ``dataset_path``.
+    damaged : dict, optional
+        Filled with ``{dataset: one line saying why it was left out}``.
 
     Returns
     -------
@@ -214,7 +273,9 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
         The manifest that was written.
     """
     previous = PreviousPreviews(storage)
-    table, summaries, preview_rows, provenance = build_catalogue(storage, bucket, previous)
+    table, summaries, preview_rows, provenance, left_out = build_catalogue(storage, bucket, previous)
+    if damaged is not None:
+        damaged.update(left_out)
     csv_bytes = catalogue_csv_bytes(table)
     previews = write_shards(storage, preview_rows)
     manifest = {
@@ -227,7 +288,8 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET) -> dic
         "previews": previews,
         "provenance": provenance,
     }
+    manifest_data = manifest_bytes(manifest)  # before any file is replaced: nothing half-written
     storage.write_bytes(fmt.CATALOGUE_FILE, csv_bytes)
-    storage.write_bytes(fmt.MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    storage.write_bytes(fmt.MANIFEST_FILE, manifest_data)
     remove_stale_shards(storage, previous, previews)
     return manifest

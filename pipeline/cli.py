@@ -9,7 +9,7 @@ import argparse
 
 from templatelib import format as fmt
 
-from .cli_common import EXIT_BAD_ROOT, add_bucket, add_compressor, existing_root, missing_root
+from .cli_common import EXIT_BAD_ROOT, EXIT_FAILED, add_bucket, add_compressor, existing_root, missing_root
 from .cli_common import error as _error
 from .storage import LibraryStorage
 
@@ -41,14 +41,17 @@ def _cmd_consolidate(args) -> int:
     storage = existing_root(args.root)
     if storage is None:
         return missing_root(args.root)
-    manifest = consolidate(storage, bucket=args.bucket)
-    skipped = sorted(set(storage.dataset_names()) - set(manifest["datasets"]))
+    damaged: dict = {}
+    manifest = consolidate(storage, bucket=args.bucket, damaged=damaged)
+    skipped = sorted(set(storage.dataset_names()) - set(manifest["datasets"]) - set(damaged))
     print(
         f"{fmt.CATALOGUE_FILE}: {manifest['template_count']} templates from {len(manifest['datasets'])} datasets"
     )
     for name in skipped:
         print(f"skipped incomplete dataset {name} (no {fmt.CONSOLIDATED_KEY})")
-    return 0
+    for name in sorted(damaged):  # left out, the rest consolidated: exit 1 so that it is seen
+        _error(f"left out damaged dataset {damaged[name]}")
+    return EXIT_FAILED if damaged else 0
 
 
 def _cmd_validate(args) -> int:

@@ -9,6 +9,7 @@ uses for live-format libraries without provenance.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from templatelib.citations import infer_provenance
@@ -19,7 +20,9 @@ KNOWN_SOURCES = frozenset({"synthetic", "ibl", "np_ultra"})
 
 
 def _plain(value):
-    """JSON-safe copy of an attribute value (attributes come from zarr JSON already)."""
+    """JSON-safe copy of an attribute value: standard JSON, so NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -79,7 +79,8 @@ def _arrays(metadata: dict) -> dict:
     return {name[: -len("/.zarray")]: meta for name, meta in metadata.items() if name.endswith("/.zarray")}
 
 
-def _attribute_problems(key: str, attrs: dict | None, samples: int | None) -> list[str]:
+def attribute_problems(key: str, attrs: dict | None, samples: int | None) -> list[str]:
+    """The problems of a dataset's root attributes (``consolidate`` skips a dataset that has any)."""
     if attrs is None:
         return [f"{key}: .zattrs is not a JSON object"]
     problems = []
@@ -89,10 +90,10 @@ def _attribute_problems(key: str, attrs: dict | None, samples: int | None) -> li
     if fmt.ATTR_IN_UV not in attrs and fmt.ATTR_IN_UV_LEGACY not in attrs:
         problems.append(f"{key}: missing attribute '{fmt.ATTR_IN_UV}' (or legacy '{fmt.ATTR_IN_UV_LEGACY}')")
     rate = attrs.get(fmt.ATTR_SAMPLING_FREQUENCY)
-    if rate is not None and not (_is_number(rate) and math.isfinite(rate) and rate > 0):
+    if fmt.ATTR_SAMPLING_FREQUENCY in attrs and not (_is_number(rate) and math.isfinite(rate) and rate > 0):
         problems.append(f"{key}: sampling_frequency={rate!r} is not a finite number > 0")
     nbefore = attrs.get(fmt.ATTR_NBEFORE)
-    if nbefore is not None:
+    if fmt.ATTR_NBEFORE in attrs:  # null included
         if not _is_int(nbefore):
             problems.append(f"{key}: nbefore={nbefore!r} is not an integer")
         elif samples is not None and not 0 <= nbefore < samples:
@@ -163,14 +164,14 @@ def dataset_problems(storage: LibraryStorage, key: str, deep: bool = False,
     problems += [f"{key}: missing array '{name}'" for name in fmt.REQUIRED_ARRAYS if name not in arrays]
     templates = usable.get("templates_array")
     if templates is None:
-        return problems + _attribute_problems(key, _attrs(metadata, ""), None), facts
+        return problems + attribute_problems(key, _attrs(metadata, ""), None), facts
     shape = templates["shape"]
     if len(shape) != 3:
         problems.append(f"{key}: templates_array has shape {tuple(shape)}, expected (units, samples, channels)")
-        return problems + _attribute_problems(key, _attrs(metadata, ""), None), facts
+        return problems + attribute_problems(key, _attrs(metadata, ""), None), facts
     units, samples, channels = shape
     facts.update(units=units, channels=channels)
-    problems += _attribute_problems(key, _attrs(metadata, ""), samples)
+    problems += attribute_problems(key, _attrs(metadata, ""), samples)
     if templates["chunks"] != [1, samples, channels]:
         problems.append(
             f"{key}: templates_array chunks {tuple(templates['chunks'])}, "

@@ -167,14 +167,11 @@
       if (manifestBytes) firstObjects[config.manifestFile] = { bytes: manifestBytes, type: "application/json" };
       handOver.manifestMissing = !!response && (response.status === 404 || response.status === 403);
       previews = new HTL.PreviewStore(sourceRoot, manifest);
-      const shard = await shardPromise;
-      if (previews.usable && shard && shard.ok) {
-        const length = Number(shard.headers.get("content-length") || 0);
-        if (length <= HTL.MAX_SHARD_BYTES) {
-          const buffer = await shard.arrayBuffer();
-          firstObjects[config.previewFormat.dir + "/0.bin"] = { bytes: buffer.slice(0), type: "application/octet-stream" };
-          previews.adopt(0, buffer);
-        }
+      // Not awaited: a shard that never answers costs its thumbnails (bounded), never the boot.
+      if (previews.usable) {
+        previews.adoptResponse(0, shardPromise, (bytes) => {
+          firstObjects[config.previewFormat.dir + "/0.bin"] = { bytes, type: "application/octet-stream" };
+        });
       }
       return previews;
     })();
@@ -221,9 +218,9 @@
     }
     const store = await previewsReady;
     if (info || renderToken !== earlyToken) return;
-    const found = hasIds ? await store.lookup(rows) : {};
+    const found = hasIds ? await store.lookup(rows) : new Map();
     if (info || renderToken !== earlyToken) return;
-    if (hasIds && Object.keys(found).length === rows.length) {
+    if (hasIds && found.size === rows.length) {
       drawThumbnails(found);
       return;
     }
@@ -249,17 +246,26 @@
       best_channel_index: row.best_channel_index };
   }
 
-  // Previews Python computed from template chunks; a damaged dataset is named, the rest drawn.
+  // Previews Python computed from template chunks; a damaged dataset or an unusable row is
+  // named in words (in its slot and the alert), the rest drawn.
   function drawChunkPreviews(answer) {
-    drawThumbnails(Object.fromEntries(answer.filter((a) => a.preview).map((a) => [a.template_id, a.preview])));
-    const failed = [...new Set(answer.filter((a) => a.error).map((a) => a.error))];
+    drawThumbnails(new Map(answer.filter((a) => a.preview).map((a) => [a.template_id, a.preview])));
+    const errors = new Map(answer.filter((a) => a.error).map((a) => [String(a.template_id), String(a.error)]));
+    for (const slot of document.querySelectorAll(".thumb-slot")) {
+      if (!errors.has(slot.dataset.id) || slot.dataset.drawn === "1") continue;
+      slot.textContent = "no waveform";
+      slot.title = errors.get(slot.dataset.id);
+      slot.removeAttribute("aria-busy");
+    }
+    const failed = [...new Set(errors.values())];
     if (failed.length) $("query-error").textContent = "Waveforms: " + failed.join(" · ");
   }
 
+  // `found`: a Map template_id -> preview (a Map, so an ID like "__proto__" is a key like any other).
   function drawThumbnails(found) {
     let drawn = 0;
     for (const slot of document.querySelectorAll(".thumb-slot")) {
-      const preview = found[slot.dataset.id];
+      const preview = found.get(slot.dataset.id);
       if (!preview || slot.dataset.drawn === "1") continue;
       slot.textContent = "";
       slot.append(HTL.sparkline(slot.dataset.id, preview));
@@ -482,17 +488,20 @@
     dataBusy(1);
     try {
       const store = await previewsReady;
-      const found = store ? await store.lookup(missing) : {};
+      const found = store ? await store.lookup(missing) : new Map();
       if (token !== renderToken) return;
       drawThumbnails(found);
-      const rest = missing.filter((r) => !found[r.template_id]);
+      const rest = missing.filter((r) => !found.has(r.template_id));
       if (!rest.length) return;
       if (store) notePreviewProblem(store.problem);
       const answer = await call("preview_rows", { rows: rest.map(previewRequest) });
       if (token !== renderToken) return;
       drawChunkPreviews(answer);
     } catch (error) {
-      if (token === renderToken) $("query-error").textContent = "Waveforms: " + describeError(error);
+      // Words, never a raw script error: the worker's errors carry a kind, anything else does not.
+      if (token === renderToken) {
+        $("query-error").textContent = "Waveforms: " + (error && error.kind ? describeError(error) : "the thumbnails could not be drawn");
+      }
     } finally {
       dataBusy(-1);
     }

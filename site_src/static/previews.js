@@ -9,8 +9,54 @@
   const config = JSON.parse(document.getElementById("site-config").textContent);
   const { rowBytes: ROW_BYTES, idBytes: ID_BYTES, scaleBytes: SCALE_BYTES, steps: STEPS,
     rowsPerShard: ROWS_PER_SHARD, formatVersion: FORMAT_VERSION, dir: DIR } = config.previewFormat;
-  // A shard holds at most rowsPerShard rows; anything larger is refused before it is read.
+  // A shard holds at most rowsPerShard rows; anything larger is refused before it is read,
+  // and a body without Content-Length is read only up to this bound, then cancelled.
   const MAX_SHARD_BYTES = ROWS_PER_SHARD * ROW_BYTES;
+  // A shard that has not arrived within the page's call limit is given up: its thumbnails come
+  // from the templates instead, as for a library without previews.
+  const SHARD_TIMEOUT_MS = config.callTimeoutMs || 8000;
+
+  // A problem with a shard, in words (what the page shows after "previews unavailable (...)").
+  class ShardProblem extends Error {}
+
+  function withDeadline(promise, deadline, onLate) {
+    let timer;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => { if (onLate) onLate(); reject(new ShardProblem("did not arrive in " +
+        SHARD_TIMEOUT_MS / 1000 + " s")); }, Math.max(0, deadline - Date.now()));
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+
+  // The body of `response`, at most `maxBytes`, by `deadline` (ms since the epoch): a body that
+  // grows past the bound or stalls is cancelled, never read to its end.
+  async function readBounded(response, maxBytes, deadline) {
+    const declared = response.headers.get("content-length");
+    if (declared !== null && Number(declared) > maxBytes) {
+      if (response.body) response.body.cancel().catch(() => {});
+      throw new ShardProblem("is larger than " + maxBytes + " bytes");
+    }
+    if (!response.body) return withDeadline(response.arrayBuffer(), deadline);
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    try {
+      for (;;) {
+        const { done, value } = await withDeadline(reader.read(), deadline);
+        if (done) break;
+        total += value.byteLength;
+        if (total > maxBytes) throw new ShardProblem("is larger than " + maxBytes + " bytes");
+        chunks.push(value);
+      }
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      throw error;
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) { out.set(chunk, at); at += chunk.byteLength; }
+    return out.buffer;
+  }
 
   function hex(bytes) {
     let out = "";
@@ -31,9 +77,11 @@
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    const steps = preview.steps;
+    // Only finite numbers are drawn: a preview from anywhere never shows "NaN" or "Infinity".
+    const steps = Array.isArray(preview && preview.steps) ? preview.steps.filter(Number.isFinite) : [];
     let lo = Infinity, hi = -Infinity;
     for (const v of steps) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (!steps.length) lo = hi = 0;
     const span = hi - lo || 1;
     const points = [];
     for (let k = 0; k < steps.length; k++) {
@@ -47,7 +95,8 @@
     line.setAttribute("stroke-width", "1.5");
     line.setAttribute("points", points.join(" "));
     const title = document.createElementNS(SVG_NS, "title");
-    title.textContent = `Best channel, peak ${Math.round(Math.max(Math.abs(lo), Math.abs(hi)) * preview.scale)} (stored units)`;
+    const peak = Math.round(Math.max(Math.abs(lo), Math.abs(hi)) * Number(preview && preview.scale));
+    title.textContent = Number.isFinite(peak) ? `Best channel, peak ${peak} (stored units)` : "Best channel";
     svg.append(title, line);
     return svg;
   }
@@ -84,9 +133,32 @@
 
     url(index) { return this.source + DIR + "/" + index + ".bin"; }
 
-    // Adopt bytes fetched before library.json arrived (the first paint fetches both at once).
-    adopt(index, buffer) {
-      this.shards.set(index, this.verify(index, buffer));
+    // Adopt a shard request made before library.json arrived (the first paint fetches both at
+    // once). Nothing waits on it here: it is read with the same bounds as any shard, and
+    // `onBytes` gets a copy of the bytes once they arrived whole.
+    adoptResponse(index, responsePromise, onBytes) {
+      this.shards.set(index, this.readShard(index, responsePromise, null, onBytes));
+    }
+
+    // A shard's DataView, or null with `problem` in words: an HTTP error, a body larger than
+    // a shard can be, no answer within SHARD_TIMEOUT_MS, or bytes that do not verify.
+    async readShard(index, responsePromise, controller, onBytes) {
+      const deadline = Date.now() + SHARD_TIMEOUT_MS;
+      const abort = () => { if (controller) controller.abort(); };
+      try {
+        const response = await withDeadline(Promise.resolve(responsePromise), deadline, abort);
+        if (!response) throw new ShardProblem("could not be read");
+        if (!response.ok) {
+          if (response.body) response.body.cancel().catch(() => {});
+          throw new ShardProblem("HTTP " + response.status);
+        }
+        const buffer = await readBounded(response, MAX_SHARD_BYTES, deadline).catch((error) => { abort(); throw error; });
+        if (onBytes) onBytes(buffer.slice(0));
+        return await this.verify(index, buffer);
+      } catch (error) {
+        this.problem = `${DIR}/${index}.bin ` + (error instanceof ShardProblem ? error.message : "could not be read");
+        return null;
+      }
     }
 
     async verify(index, buffer) {
@@ -105,26 +177,19 @@
 
     shard(index) {
       if (!this.shards.has(index)) {
-        this.shards.set(index, (async () => {
-          try {
-            const response = await fetch(this.url(index), { cache: "no-cache" });
-            if (!response.ok) { this.problem = `${DIR}/${index}.bin: HTTP ${response.status}`; return null; }
-            const length = Number(response.headers.get("content-length") || 0);
-            if (length > MAX_SHARD_BYTES) { this.problem = `${DIR}/${index}.bin is too large`; return null; }
-            return await this.verify(index, await response.arrayBuffer());
-          } catch (error) {
-            this.problem = `${DIR}/${index}.bin could not be read`;
-            return null;
-          }
-        })());
+        const controller = new AbortController();
+        const response = fetch(this.url(index), { cache: "no-cache", signal: controller.signal });
+        this.shards.set(index, this.readShard(index, response, controller));
       }
       return this.shards.get(index);
     }
 
-    // Previews for catalogue rows: `rows` are {row, template_id}. Returns id -> preview for
-    // the rows whose shard verified and whose stored ID matches (a mismatch is never drawn).
+    // Previews for catalogue rows: `rows` are {row, template_id}. Returns a Map id -> preview
+    // (a Map: IDs such as "__proto__" are keys like any other) for the rows whose shard
+    // verified, whose stored ID matches and whose scale is finite; the others are left out,
+    // so they fall back to the templates as when previews are unusable.
     async lookup(rows) {
-      const out = {};
+      const out = new Map();
       if (!this.usable) return out;
       await Promise.all(rows.map(async ({ row, template_id: id }) => {
         if (!Number.isInteger(row) || row < 0) return;
@@ -133,8 +198,10 @@
         if (!view || offset + ROW_BYTES > view.byteLength) return;
         const stored = hex(new Uint8Array(view.buffer, offset, ID_BYTES));
         if (stored !== id) { this.problem = `previews do not match templates.csv at row ${row + 1}`; return; }
+        const scale = view.getFloat32(offset + ID_BYTES, true);
+        if (!Number.isFinite(scale)) { this.problem = `previews row ${row + 1} has a scale that is not a finite number`; return; }
         const steps = new Int8Array(view.buffer, offset + ID_BYTES + SCALE_BYTES, STEPS);
-        out[id] = { scale: view.getFloat32(offset + ID_BYTES, true), steps: Array.from(steps) };
+        out.set(id, { scale, steps: Array.from(steps) });
       }));
       return out;
     }

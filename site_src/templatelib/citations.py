@@ -6,8 +6,10 @@ the "Cite" action) and its text goes into the snippet users copy.
 
 A provenance is a small dict with at least ``"source"``: ``"synthetic"``, ``"ibl"``,
 ``"np_ultra"`` or ``"unknown"``. Every other value comes from a catalogue anyone may publish, so
-it is untrusted: the text is plain text (the page shows it with ``textContent``) and every BibTeX
-field has its braces and backslashes escaped.
+it is untrusted: the text is plain text (the page shows it with ``textContent``) with every
+invisible character (bidi controls, zero-width and other format or control characters) shown as
+its ``\\uXXXX`` escape (:func:`visible`), and every BibTeX field is escaped (:func:`escape_bibtex`)
+so that no value can close its field or start an entry.
 """
 
 from __future__ import annotations
@@ -83,16 +85,42 @@ def source_of(provenance) -> str:
     return source if source in SOURCE_ORDER else "unknown"
 
 
+def visible(text: str) -> str:
+    """``text`` with every invisible character written as its Python escape, e.g. ``\\u202e``.
+
+    Invisible: whatever :meth:`str.isprintable` refuses except the space, i.e. control and
+    format characters (the bidi overrides and isolates U+202A-202E and U+2066-2069, U+061C,
+    zero-width U+200B-200F, C0 and C1 controls), line and paragraph separators, surrogates,
+    private-use and unassigned code points. Text that reads one way and means another
+    ("Trojan Source") cannot then reach a citation or a comment of the snippet.
+    """
+    return "".join(c if c == " " or c.isprintable() else
+                   (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") for c in text)
+
+
 def _clean(value, limit: int = 200) -> str:
-    """An untrusted value as one short line of plain text."""
-    text = " ".join(str(value).split())
+    """An untrusted value as one short line of plain text, its invisible characters shown."""
+    text = visible(" ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: LaTeX for the characters BibTeX or LaTeX would read as syntax. Braces cannot be escaped with
+#: a backslash: BibTeX counts every brace of a field, so they become brace-free commands.
+_BIBTEX_ESCAPES = {
+    "\\": "\\textbackslash{}", "{": "\\textbraceleft{}", "}": "\\textbraceright{}",
+    "%": "\\%", "#": "\\#", "&": "\\&", "$": "\\$", "_": "\\_",
+    "^": "\\textasciicircum{}", "~": "\\textasciitilde{}", "@": "{@}", '"': "{\"}",
+}
+
+
 def escape_bibtex(value) -> str:
-    """A BibTeX field value: braces and backslashes escaped, so a value cannot close its field."""
-    table = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}"}
-    return "".join(table.get(c, c) for c in _clean(value, 400))
+    """A BibTeX field value that stays inside its braces, whatever ``value`` holds.
+
+    One line (line breaks become spaces), invisible characters shown (:func:`visible`), and
+    every character of :data:`_BIBTEX_ESCAPES` replaced by its LaTeX: the only braces left are
+    balanced pairs, so a value can neither close its field nor start an entry.
+    """
+    return "".join(_BIBTEX_ESCAPES.get(c, c) for c in _clean(value, 400))
 
 
 def _entry(name: str) -> str:

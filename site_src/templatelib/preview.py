@@ -119,14 +119,20 @@ def as_json(rows: list[dict]) -> dict:
     return {r["template_id"]: {"scale": r["scale"], "steps": r["steps"]} for r in rows}
 
 
+#: Longest template_id a preview is computed for. The catalogue's IDs are 16 hex characters;
+#: any other string (the catalogue keeps what the csv says) is drawn under its own name.
+MAX_ID_LENGTH = 64
+
+
 def _checked_request(row, where: str) -> tuple[str | None, str, int, int | None]:
     """One ``preview_rows`` request, checked: values come from a csv, hence untrusted."""
     if not isinstance(row, dict):
         raise ValueError(f"{where}: not an object")
     template_id, dataset = row.get("template_id"), row.get("dataset")
     index, best = row.get("template_index"), row.get("best_channel_index")
-    if template_id is not None and not fmt.is_valid_template_id(template_id):
-        raise ValueError(f"{where}: template_id {str(template_id)[:40]!r} is not 16 hex characters")
+    if template_id is not None and (not isinstance(template_id, str) or not 0 < len(template_id) <= MAX_ID_LENGTH):
+        raise ValueError(f"{where}: template_id {str(template_id)[:40]!r} is not an ID of at most "
+                         f"{MAX_ID_LENGTH} characters")
     if not isinstance(dataset, str) or not dataset or "/" in dataset or "\\" in dataset or dataset in (".", ".."):
         raise ValueError(f"{where}: dataset {str(dataset)[:80]!r} is not a dataset name")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
@@ -156,16 +162,26 @@ async def previews_from_chunks(reader, rows) -> list[dict]:
     -------
     list of dict
         ``{"template_id", "preview": {"scale", "steps"}}`` in the order asked, or
-        ``{"template_id", "error"}`` for rows of a dataset that cannot be read (the message
-        names it); a row without an ID gets the format's fallback ID.
+        ``{"template_id", "error"}`` for a request that cannot be used or a row of a dataset
+        that cannot be read (the message names it): one bad row never costs the others their
+        thumbnails. A row without an ID gets the format's fallback ID.
     """
     if not isinstance(rows, list) or len(rows) > MAX_PREVIEW_ROWS:
         raise ValueError(f"preview_rows takes a list of at most {MAX_PREVIEW_ROWS} rows")
-    checked = [_checked_request(row, f"preview row {k}") for k, row in enumerate(rows)]
+    checked, refused = [], {}
+    for k, row in enumerate(rows):
+        try:
+            checked.append(_checked_request(row, f"preview row {k}"))
+        except ValueError as error:
+            given = row.get("template_id") if isinstance(row, dict) else None
+            refused[k] = {"template_id": str(given)[:MAX_ID_LENGTH * 4] if given is not None else None,
+                          "error": str(error)}
+            checked.append(None)
+    usable = [c for c in checked if c is not None]
     # One dataset at a time: a damaged dataset costs its own thumbnails, never the others'.
-    datasets = list(dict.fromkeys(fmt.dataset_key(d) for _, d, _, _ in checked))
+    datasets = list(dict.fromkeys(fmt.dataset_key(d) for _, d, _, _ in usable))
     results = await asyncio.gather(*(
-        reader.templates([(d, i) for _, d, i, _ in checked if fmt.dataset_key(d) == key]) for key in datasets
+        reader.templates([(d, i) for _, d, i, _ in usable if fmt.dataset_key(d) == key]) for key in datasets
     ), return_exceptions=True)
     arrays, failed = {}, {}
     for key, result in zip(datasets, results):
@@ -174,7 +190,11 @@ async def previews_from_chunks(reader, rows) -> list[dict]:
         else:
             arrays.update(result)
     out = []
-    for template_id, dataset, index, best in checked:
+    for k, request in enumerate(checked):
+        if request is None:
+            out.append(refused[k])
+            continue
+        template_id, dataset, index, best = request
         template_id = template_id or fmt.fallback_template_id(dataset, index)
         if fmt.dataset_key(dataset) in failed:
             out.append({"template_id": template_id, "error": failed[fmt.dataset_key(dataset)]})
@@ -183,6 +203,8 @@ async def previews_from_chunks(reader, rows) -> list[dict]:
         channels = template.shape[1]
         if best is None or best >= channels:
             best = int(np.argmax(np.ptp(template, axis=0)))
-        encoded = encode_rows([template_id], template[:, best][None, :])
-        out.append({"template_id": template_id, "preview": as_json(decode_rows(encoded))[template_id]})
+        # The shard layout holds a 16-hex ID; any other ID is encoded under the fallback one.
+        code = template_id if fmt.is_valid_template_id(template_id) else fmt.fallback_template_id(dataset, index)
+        encoded = encode_rows([code], template[:, best][None, :])
+        out.append({"template_id": template_id, "preview": as_json(decode_rows(encoded))[code]})
     return out

@@ -11,6 +11,7 @@ reads only the selected templates' chunks: one request per template instead of w
 from __future__ import annotations
 
 from . import format as fmt
+from .citations import visible
 
 _READER = '''
 def read_selection(source, selection):
@@ -70,12 +71,15 @@ print(hybrid_recording)
 
 def comment_lines(text: str, width: int = 96) -> str:
     """``text`` as Python comment lines. It holds catalogue strings: every line break of any kind
-    becomes a new ``# `` line, so nothing in it can leave the comment."""
+    becomes a new ``# `` line, so nothing in it can leave the comment, and every invisible
+    character (a bidi override, a zero-width space...) is written as its ``\\uXXXX`` escape,
+    so the comment reads as what it holds. Catalogue strings in string literals are ``repr``'d,
+    which escapes the same characters."""
     import textwrap
 
     lines = []
     for paragraph in text.split("\n\n"):
-        words = " ".join(paragraph.split())  # str.split: every Unicode line break and space
+        words = visible(" ".join(paragraph.split()))  # str.split: every Unicode line break and space
         lines.extend("# " + line for line in (textwrap.wrap(words, width) or [""]))
         lines.append("#")
     return "\n".join(lines[:-1]) + "\n"
