@@ -27,6 +27,8 @@ import pandas as pd
 import yaml
 
 from templatelib import format as fmt
+from templatelib.catalogue import csv_rules
+from templatelib.worker_api import GROUP_PACKAGES, METHOD_GROUPS, page_packages
 
 from .overview import build_overview, inert
 from .page_wheel import build_page_wheel
@@ -48,9 +50,10 @@ RESULT_COLUMNS = (
     ("probe", "Probe", "text", None),
 )
 #: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
-PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
-#: Pyodide packages the page loads (the service worker caches them with their dependencies).
-PAGE_PACKAGES = ("numpy", "zarr", "pandas")
+PAGE_SCRIPTS = ("catalogue_csv.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
+#: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them; the
+#: service worker caches them with their dependencies).
+PAGE_PACKAGES = page_packages()
 #: How long one worker call (query, sort, view, selection) may run before the page stops the
 #: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
 #: or a template view on a slow link (two small chunks), short enough that a hung call is
@@ -219,6 +222,11 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "catalogueFile": fmt.CATALOGUE_FILE,
         "manifestFile": fmt.MANIFEST_FILE,
         "resultColumns": [list(c) for c in RESULT_COLUMNS],
+        "methodGroups": {group: list(methods) for group, methods in METHOD_GROUPS.items()},
+        "stagePackages": {group: list(packages) for group, packages in GROUP_PACKAGES.items()},
+        "catalogueCsv": csv_rules(),
+        "compactCatalogue": {"file": fmt.COMPACT_CATALOGUE_FILE, "manifestKey": fmt.COMPACT_MANIFEST_KEY,
+                             "maxBytes": fmt.COMPACT_MAX_BYTES, "maxRows": fmt.COMPACT_MAX_ROWS},
         "previewFormat": {
             "dir": fmt.PREVIEW_DIR, "formatVersion": fmt.PREVIEW_FORMAT_VERSION, "rowBytes": fmt.PREVIEW_ROW_BYTES,
             "idBytes": fmt.PREVIEW_ID_BYTES, "scaleBytes": fmt.PREVIEW_SCALE_BYTES, "steps": fmt.PREVIEW_SAMPLES,

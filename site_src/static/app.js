@@ -11,7 +11,10 @@
 (function (HTL) {
   const config = JSON.parse(document.getElementById("site-config").textContent);
   const $ = (id) => document.getElementById(id);
-  const PAGE_SIZE = config.pageSize || 25;
+  for (const key of ["pageSize", "callTimeoutMs", "loadTimeoutMs", "methodGroups", "stagePackages", "compactCatalogue"]) {
+    if (config[key] === undefined) throw new Error("the page config lacks " + key);
+  }
+  const PAGE_SIZE = config.pageSize;
   const COLUMNS = config.resultColumns;  // [[name, title, kind], ...] from the generator
 
   // ---- state (mirrored in the URL so every view can be shared and reloaded) ----
@@ -73,7 +76,7 @@
   // What the first paint fetched, filed for offline use once the service worker is there.
   const firstObjects = {};
   // What the UI thread fetched, handed to Python (again after a restart) so nothing is fetched twice.
-  const handOver = { csv: null, manifest: null, manifestMissing: false, done: false };
+  const handOver = { csv: null, compact: null, manifest: null, manifestMissing: false, done: false };
   handOver.promise = new Promise((resolve) => { handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } }; });
 
   // ---- worker: started before anything else so Pyodide's boot overlaps everything below ----
@@ -82,15 +85,19 @@
     url: new URL(config.workerURL, location.href),
     init: { pyodideIndexURL: new URL(config.pyodideIndexURL, location.href).href,
       wheelURL: new URL(config.wheelURL, location.href).href, source: state.source,
-      bloscModuleURL: config.bloscModuleURL ? new URL(config.bloscModuleURL, location.href).href : null },
-    catalogue: () => handOver.promise.then(() => ({ type: "catalogue", csv: handOver.csv, manifest: handOver.manifest,
-      manifestMissing: handOver.manifestMissing })),
-    callTimeoutMs: config.callTimeoutMs || 8000,
-    loadTimeoutMs: config.loadTimeoutMs || 120000,
-    bootMethods: new Set(["preview_rows"]),
+      bloscModuleURL: config.bloscModuleURL ? new URL(config.bloscModuleURL, location.href).href : null,
+      methodGroups: config.methodGroups, stagePackages: config.stagePackages, loadTimeoutMs: config.loadTimeoutMs },
+    catalogue: () => handOver.promise.then(() => ({ type: "catalogue", csv: handOver.csv, compact: handOver.compact,
+      manifest: handOver.manifest, manifestMissing: handOver.manifestMissing })),
+    callTimeoutMs: config.callTimeoutMs,
+    loadTimeoutMs: config.loadTimeoutMs,
+    bootMethods: new Set(config.methodGroups.boot),
     onMessage: (msg) => {
-      if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
-      else if (msg.type === "milestone") performance.mark("htl-py-" + msg.name, { startTime: msg.at - performance.timeOrigin });
+      if (msg.type === "stage" && msg.stage === "ready") { if (info) dataBusy(0); }
+      else if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+      else if (msg.type === "milestone") {
+        performance.mark("htl-py-" + msg.name, { startTime: msg.at - performance.timeOrigin, detail: msg.detail });
+      }
       else if (msg.type === "ready") onReady(msg.info);
       else if (msg.type === "fatal") showFatal(msg.error);
     },
@@ -103,14 +110,16 @@
   let restarted = false;  // a fresh worker after a stopped call: never re-run what was stopped
   let shown = state;      // the order and page the table shows (the defaults after a restart)
 
-  const STAGES = { runtime: "Starting Python…", packages: "Loading packages…", catalogue: "Reading catalogue…" };
+  const STAGES = { runtime: "Starting Python…", catalogue: "Reading catalogue…", full: "Loading the rest of Python…" };
   let busy = 0;
   let stageText = "Starting Python…";
   let previewNote = "";
+  let catalogueNote = "";  // why the compact catalogue was not used, from Python
   function setStage(text, kind) {
     stageText = text;
     const el = $("stage");
-    el.textContent = previewNote && kind !== "error" ? text + " · " + previewNote : text;
+    const notes = kind === "error" ? [] : [catalogueNote, previewNote].filter(Boolean);
+    el.textContent = [text, ...notes].join(" · ");
     el.dataset.kind = kind || "";
   }
   function notePreviewProblem(problem) {
@@ -136,11 +145,13 @@
     box.textContent = "";
     const title = document.createElement("strong");
     title.textContent = { unreachable: "Cannot read the source. ", missing: "Missing object. ",
-      catalogue: "The catalogue is malformed. ", data: "The data is damaged. ", input: "Bad source. ", stopped: "Stopped. " }[error.kind] || "Error. ";
+      catalogue: "The catalogue is malformed. ", too_large: "Too large for this page. ", data: "The data is damaged. ", input: "Bad source. ", stopped: "Stopped. " }[error.kind] || "Error. ";
     const text = document.createElement("span");
     text.textContent = describeError(error);
     box.append(title, text);
     $("count").textContent = "0 templates";
+    // Rows painted before Python refused the catalogue must not stay on screen as if valid.
+    if (!info) { $("rows").textContent = ""; updatePager(); }
   }
 
   // ---- first paint: rows and waveforms before Python ----
@@ -152,13 +163,43 @@
     return fetch(sourceRoot + name, { cache: "no-cache" });
   }
 
+  // The compact catalogue (docs/format.md) when library.json lists a usable one: the UI thread
+  // fetches it for Python, bounded by the size the entry declares. Python checks its sha256.
+  function compactEntry(manifest) {
+    const spec = config.compactCatalogue;
+    const entry = manifest && manifest[spec.manifestKey];
+    if (!entry || entry.file !== spec.file || !Number.isInteger(entry.bytes) || entry.bytes < 0 ||
+        entry.bytes > spec.maxBytes || entry.templates_csv_sha256 !== manifest.templates_csv_sha256) return null;
+    return entry;
+  }
+  // More rows than the page holds: fetch neither form; Python says so in words.
+  const tooLarge = (manifest) => {
+    const entry = manifest && manifest[config.compactCatalogue.manifestKey];
+    return !!entry && Number.isInteger(entry.rows) && entry.rows > config.compactCatalogue.maxRows;
+  };
+
+  async function readBounded(response, limit) {
+    const reader = response.body.getReader();
+    const parts = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) { reader.cancel(); return null; }
+      parts.push(value);
+    }
+    return HTL.concatBytes(parts, size);
+  }
+
   async function firstPaint() {
     const csvPromise = fetchLibraryObject(config.catalogueFile);
     const manifestPromise = fetchLibraryObject(config.manifestFile).catch(() => null);
     const shardPromise = fetchLibraryObject(config.previewFormat.dir + "/0.bin").catch(() => null);
-    previewsReady = (async () => {
+    let manifest = null;
+    const manifestRead = (async () => {
       const response = await manifestPromise;
-      let manifestBytes = null, manifest = null;
+      let manifestBytes = null;
       if (response && response.ok) {
         manifestBytes = new Uint8Array(await response.arrayBuffer());
         try { manifest = JSON.parse(new TextDecoder().decode(manifestBytes)); } catch (e) { manifest = null; }
@@ -166,7 +207,17 @@
       handOver.manifest = manifestBytes;
       if (manifestBytes) firstObjects[config.manifestFile] = { bytes: manifestBytes, type: "application/json" };
       handOver.manifestMissing = !!response && (response.status === 404 || response.status === 403);
-      previews = new HTL.PreviewStore(sourceRoot, manifest);
+      return manifest;
+    })();
+    // Fetched while Python boots; with it, the csv is only read as far as the first page.
+    const compactRead = manifestRead.then(async (m) => {
+      const entry = compactEntry(m);
+      if (!entry || tooLarge(m)) return null;
+      const response = await fetchLibraryObject(config.compactCatalogue.file);
+      return response.ok ? readBounded(response, entry.bytes) : null;
+    }).catch(() => null);
+    previewsReady = (async () => {
+      previews = new HTL.PreviewStore(sourceRoot, await manifestRead);
       // Not awaited: a shard that never answers costs its thumbnails (bounded), never the boot.
       if (previews.usable) {
         previews.adoptResponse(0, shardPromise, (bytes) => {
@@ -180,36 +231,35 @@
     try {
       response = await csvPromise;
     } catch (e) {
-      return handOver.resolve();  // Python fetches it again and explains the failure in words
+      response = null;  // Python fetches it again and explains the failure in words
     }
-    if (!response.ok) return handOver.resolve();
-    const parser = new HTL.CsvStreamParser();
     const first = state.page * PAGE_SIZE;
-    let painted = !earlyPaint;
-    const bytes = await HTL.readCsvStream(response, parser, (p) => {
-      if (painted || p.error || p.rows.length === 0) return;
-      if (p.rows.length > first + PAGE_SIZE) {
-        painted = true;
-        paintEarlyRows(HTL.csvRowObjects(p, first, first + PAGE_SIZE - 1, COLUMNS));
-      }
-    });
-    if (!painted && !parser.error && parser.rows.length > 1 && earlyPaint) {
-      paintEarlyRows(HTL.csvRowObjects(parser, first, first + PAGE_SIZE - 1, COLUMNS));
-    }
+    let usesCompact = false;
+    manifestRead.then((m) => { usesCompact = !!compactEntry(m) || tooLarge(m); });
+    const bytes = response && response.ok ? await HTL.readCatalogueHead(response, {
+      rules: config.catalogueCsv,
+      // Only the default order is the csv's file order, so only then is the head worth parsing.
+      rows: earlyPaint ? first + PAGE_SIZE : 0,
+      onRows: (reader) => paintEarlyRows(reader.rows.slice(first, first + PAGE_SIZE), reader),
+      // With a compact catalogue Python needs none of the rest: stop the download.
+      enough: () => usesCompact,
+    }) : null;
     handOver.csv = bytes;
-    firstObjects[config.catalogueFile] = { bytes, type: "text/csv; charset=utf-8" };
+    handOver.compact = await compactRead;
+    if (bytes) firstObjects[config.catalogueFile] = { bytes, type: "text/csv; charset=utf-8" };
+    if (handOver.compact) {
+      firstObjects[config.compactCatalogue.file] = { bytes: handOver.compact, type: "application/octet-stream" };
+    }
     await previewsReady;
     handOver.resolve();
-    if (previews.usable && handOver.manifest) {
-      const manifest = JSON.parse(new TextDecoder().decode(handOver.manifest));
-      if ((await HTL.sha256Hex(bytes)) !== manifest.templates_csv_sha256) {
-        notePreviewProblem("templates.csv does not match library.json");
-      }
+    if (bytes && previews.usable && manifest && (await HTL.sha256Hex(bytes)) !== manifest.templates_csv_sha256) {
+      notePreviewProblem("templates.csv does not match library.json");
     }
   }
 
-  async function paintEarlyRows(rows) {
-    if (!rows || info) return;
+  async function paintEarlyRows(rows, reader) {
+    // A live csv has no template_id: its rows get the format's fallback IDs, as in Python.
+    if (!rows.length || info || !(await HTL.addFallbackIds(reader))) return;
     const hasIds = rows.every((r) => typeof r.template_id === "string" && /^[0-9a-f]{16}$/.test(r.template_id));
     const earlyToken = renderToken;
     if (hasIds) {
@@ -306,6 +356,7 @@
     } else {
       $("library-info").textContent = "· " + info.count + " templates";
     }
+    if (info.catalogue_note) { catalogueNote = info.catalogue_note; setStage(stageText, "ready"); }
     fillFilters();
     performance.mark("htl-catalogue-loaded");
     runQuery(false).then(() => {
@@ -429,9 +480,9 @@
 
   function renderRows(rows) {
     const body = $("rows");
-    const shown = [...body.querySelectorAll("tr")].map((tr) => tr.dataset.id);
+    const onScreen = [...body.querySelectorAll("tr")].map((tr) => tr.dataset.id);
     // Python taking over the rows the first paint showed: keep them (no flicker, no refetch).
-    if (shown.length === rows.length && rows.every((r, k) => r.template_id === shown[k])) {
+    if (onScreen.length === rows.length && rows.every((r, k) => r.template_id === onScreen[k])) {
       rows.forEach((r, k) => { body.children[k].dataset.row = String(r.row); });
       updatePager();
       return;

@@ -1,21 +1,26 @@
 // The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes.
-// Messages in:  {type: "init", config} | {type: "catalogue", csv, manifest, manifestMissing}
+// Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
 //               {type: "call", id, method, args}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
-//               {type: "result", id, ok, result | error}
+//               {type: "started", id} | {type: "result", id, ok, result | error}
+//               {type: "milestone", name, at}
 //
-// Two gates: `booted` (runtime, numpy, zarr and the page's wheel: enough to read templates)
-// and `ready` (pandas imported and the catalogue loaded: enough to query). Methods that need
-// no pandas (EARLY_METHODS) only wait for `booted`, so thumbnails of a library without
-// previews never wait for pandas.
-/* global loadPyodide, importScripts */
+// Three stages (templatelib/worker_api.py declares which method needs which, and which
+// packages each adds; they arrive here in config.methodGroups and config.stagePackages):
+//   boot:  runtime, numpy and the page's wheel (thumbnails from template chunks);
+//   core:  plus the catalogue as numpy columns (queries, sorting, paging): "N templates";
+//   full:  plus pandas and zarr, installed in the background once the catalogue is queryable
+//          (template view, snippet, citation, selection csv).
+// A call waits for its stage; "started" tells the page when it really begins, so the page's
+// time limit counts Python's work, not the wait for a download.
+/* global loadPyodide */
 "use strict";
 
-const EARLY_METHODS = new Set(["preview_rows"]);
 let api = null;
-let booted = null;
-let ready = null;
+let stages = null;   // {boot, core, full}: Promises
+let groupOf = null;  // method -> stage name
 let catalogueArrived;
+let fullDone = false;
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
 
 function stage(name, detail) {
@@ -24,8 +29,14 @@ function stage(name, detail) {
 
 // Wall-clock milestones of Python's start, for the page's performance marks (the benchmark
 // reads them as htl-py-<name>): the worker's own clock has another origin than the page's.
-function milestone(name) {
-  self.postMessage({ type: "milestone", name, at: performance.timeOrigin + performance.now() });
+function milestone(name, detail) {
+  self.postMessage({ type: "milestone", name, at: performance.timeOrigin + performance.now(), detail: detail || null });
+}
+
+// The WebAssembly memory Python holds (the benchmark reports it at every catalogue size).
+function wasmMemory(pyodide) {
+  const heap = pyodide._module && pyodide._module.HEAP8;
+  return { wasmMemoryBytes: heap ? heap.length : null };
 }
 
 // The offline bundle's numcodecs decodes Blosc through WebAssembly c-blosc (npm numcodecs),
@@ -37,6 +48,11 @@ function registerBlosc(url) {
     .catch((error) => console.warn(`Blosc decoder not loaded from ${url}: ${error}`));
 }
 
+function required(config, key) {
+  if (config[key] === undefined) throw { kind: "internal", message: `the page config lacks ${key}` };
+  return config[key];
+}
+
 async function boot(config) {
   stage("runtime", "Starting Python");
   const blosc = registerBlosc(config.bloscModuleURL);
@@ -44,43 +60,81 @@ async function boot(config) {
   // `packages` makes loadPyodide fetch these while the runtime itself is still starting.
   const pyodide = await loadPyodide({
     indexURL: config.pyodideIndexURL,
-    packages: ["numpy", "zarr", config.wheelURL],
+    packages: [...required(config, "stagePackages").boot, config.wheelURL],
   });
   milestone("runtime");
-  // pandas downloads and installs in the background; only `load` (queries) waits for it.
-  const pandas = pyodide.loadPackage(["pandas"], { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
   await blosc;
   const module = pyodide.pyimport("templatelib.worker_api");
   module.start(config.source);
   api = module;
   milestone("booted");
-  return { pyodide, pandas };
+  return pyodide;
 }
 
-async function load(bootPromise) {
-  const { pyodide, pandas } = await bootPromise;
-  stage("packages", "Loading packages");
-  await pandas;
-  milestone("pandas-installed");
+async function load(booted) {
+  const pyodide = await booted;
   const handed = await catalogue;
   stage("catalogue", "Reading catalogue");
   const toPy = (bytes) => (bytes ? pyodide.toPy(bytes) : null);
-  api.provide(toPy(handed.csv), toPy(handed.manifest), !!handed.manifestMissing);
+  api.provide(toPy(handed.csv), toPy(handed.manifest), !!handed.manifestMissing, toPy(handed.compact));
   const answer = JSON.parse(await api.call("load", "{}"));
-  milestone("loaded");
+  milestone("loaded", wasmMemory(pyodide));
   if (!answer.ok) throw answer.error;
   return answer.result;
+}
+
+// pandas and zarr: only once the catalogue answers, so they never compete with it for the
+// link or the CPU; bounded like the boot, with words for the calls that waited.
+async function full(config, booted, ready) {
+  const pyodide = await booted;
+  await ready;
+  const packages = required(config, "stagePackages").full;
+  let timer;
+  const limit = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject({ kind: "stopped", message:
+      `Loading the rest of Python (${packages.join(", ")}) took longer than ${config.loadTimeoutMs / 1000} s; reload the page to try again.` }),
+    config.loadTimeoutMs);
+  });
+  const errors = [];
+  try {
+    await Promise.race([limit, pyodide.loadPackage(packages, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) })]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (errors.length) throw { kind: "unreachable", message: "The rest of Python could not be loaded: " + errors[0] };
+  fullDone = true;
+  milestone("full", wasmMemory(pyodide));
 }
 
 function asError(error) {
   return error && error.kind ? error : { kind: "internal", message: String((error && error.message) || error) };
 }
 
+async function runCall(msg) {
+  const name = groupOf.get(msg.method) || "core";  // unknown methods are refused by Python itself
+  const waitsForFull = name === "full";
+  try {
+    const announce = waitsForFull && !fullDone;
+    if (announce) stage("full", "Loading the rest of Python…");
+    await stages[name];
+    if (announce) stage("ready", "");
+    self.postMessage({ type: "started", id: msg.id });
+    const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
+    self.postMessage({ type: "result", id: msg.id, ...answer });
+  } catch (error) {
+    self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
+  }
+}
+
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg.type === "init") {
-    booted = boot(msg.config);
-    ready = load(booted);
+    const config = msg.config;
+    groupOf = new Map(Object.entries(required(config, "methodGroups")).flatMap(([g, ms]) => ms.map((m) => [m, g])));
+    const booted = boot(config);
+    const ready = load(booted);
+    stages = { boot: booted, core: ready, full: full(config, booted, ready) };
+    stages.full.catch(() => {});  // reported to the calls that wait for it
     try {
       self.postMessage({ type: "ready", info: await ready });
     } catch (error) {
@@ -92,13 +146,5 @@ self.onmessage = async (event) => {
     catalogueArrived(msg);
     return;
   }
-  if (msg.type === "call") {
-    try {
-      await (EARLY_METHODS.has(msg.method) ? booted : ready);
-      const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
-      self.postMessage({ type: "result", id: msg.id, ...answer });
-    } catch (error) {
-      self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
-    }
-  }
+  if (msg.type === "call") runCall(msg);
 };

@@ -67,13 +67,16 @@
         else waiter.reject(msg.error);
         return;
       }
-      if (msg.type === "ready" || msg.type === "fatal") clearTimeout(this.loadTimer);
-      if (msg.type === "ready") {
-        this.ready = true;
-        for (const waiter of this.pending.values()) {
-          if (!this.options.bootMethods.has(waiter.method)) this.arm(waiter);
-        }
+      if (msg.type === "started") {
+        // The clock runs while Python works on the call, not while it waits for its stage
+        // (a download the worker bounds itself); boot methods are bounded elsewhere until ready.
+        const waiter = this.pending.get(msg.id);
+        if (waiter && (this.ready || !this.options.bootMethods.has(waiter.method))) this.arm(waiter);
+        if (waiter) waiter.started = true;
+        return;
       }
+      if (msg.type === "ready" || msg.type === "fatal") clearTimeout(this.loadTimer);
+      if (msg.type === "ready") this.ready = true;
       this.options.onMessage(msg);
     }
 
@@ -81,10 +84,9 @@
       if (!this.worker) return Promise.reject({ kind: "stopped", message: "Python is not running." });
       const id = this.nextId++;
       return new Promise((resolve, reject) => {
-        const waiter = { id, method, args: args || {}, resolve, reject, timer: null };
+        const waiter = { id, method, args: args || {}, resolve, reject, timer: null, started: false };
         this.pending.set(id, waiter);
-        // Calls made while the worker boots wait for it there; their clock starts at "ready".
-        if (this.ready) this.arm(waiter);
+        // The clock starts when the worker says the call started (after its stage is there).
         this.worker.postMessage({ type: "call", id, method, args: waiter.args });
       });
     }

@@ -3,6 +3,11 @@
 Every public method takes and returns plain JSON-able values so the worker can pass them to
 the UI thread unchanged; the UI never runs Python and never parses HTML from here except the
 SVG that :mod:`plots_svg` escaped.
+
+The catalogue is held as numpy columns (:class:`~templatelib.column_table.ColumnTable`):
+loading, querying, sorting and paging need no pandas. The methods of ``worker_api``'s
+``full`` group (view, snippet, citation, selection csv) use a pandas DataFrame of the same
+rows, built on first use once the worker has installed pandas in the background.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import math
 import numpy as np
 
 from . import format as fmt
-from .catalogue import TABLE_COLUMNS, CatalogueError, brain_area_counts, load_catalogue, numeric_ranges
-from .http_fetch import Fetcher, FetchError
+from .catalogue import TABLE_COLUMNS, CatalogueError
+from .catalogue_source import CatalogueTooLarge, read_catalogue
 from .citations import citation, provenances_for
+from .column_query import evaluate
+from .column_table import known_columns
+from .http_fetch import Fetcher, FetchError
 from .plots_svg import template_view_svg
-from .safe_query import QueryError, run_query
+from .safe_query import QueryError
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
 
@@ -58,7 +66,7 @@ def error_payload(error: BaseException) -> dict:
     """The error as the UI shows it: a kind it can style and a sentence a person can act on."""
     if isinstance(error, FetchError):
         return error.as_dict()
-    kinds = {CatalogueError: "catalogue", QueryError: "query", DataError: "data", ValueError: "input", KeyError: "input"}
+    kinds = {CatalogueTooLarge: "too_large", CatalogueError: "catalogue", QueryError: "query", DataError: "data", ValueError: "input", KeyError: "input"}
     for cls, kind in kinds.items():
         if isinstance(error, cls):
             return {"kind": kind, "message": str(error).strip("'\"")}
@@ -84,22 +92,17 @@ class TemplateBrowser:
 
     def __init__(self, source: str | None = None, fetcher: Fetcher | None = None,
                  reader: LibraryReader | None = None, catalogue: bytes | None = None,
-                 manifest: bytes | None = None, manifest_missing: bool = False):
+                 manifest: bytes | None = None, manifest_missing: bool = False, compact: bytes | None = None):
         self.reader = reader or LibraryReader(source, fetcher)
         self.source = self.reader.source
-        self.table = None
+        self.columns = None
         self.manifest = None
-        self._catalogue_bytes = catalogue
+        self._frame = None
+        self._handed = {"csv": catalogue, "compact": compact}
         self._manifest_bytes = manifest
         self._manifest_missing = manifest_missing
         self._result = None
         self._result_key = None
-
-    async def _catalogue(self) -> bytes:
-        if self._catalogue_bytes is not None:
-            data, self._catalogue_bytes = self._catalogue_bytes, None
-            return data
-        return await self.reader.catalogue_bytes()
 
     async def _manifest(self) -> dict | None:
         if self._manifest_bytes is not None:
@@ -110,45 +113,60 @@ class TemplateBrowser:
         return await self.reader.manifest()
 
     async def load(self) -> dict:
-        """Read ``templates.csv`` and ``library.json`` (handed over or fetched together)."""
-        csv_bytes, manifest = await asyncio.gather(self._catalogue(), self._manifest())
-        self.table = load_catalogue(csv_bytes)
+        """Read the catalogue (the compact form when ``library.json`` lists a usable one, else
+        ``templates.csv``), using what the UI thread handed over and fetching the rest."""
+        manifest = await self._manifest()
+        handed, self._handed = self._handed, {}
+        self.columns, note = await read_catalogue(self.reader, manifest, handed.get("csv"), handed.get("compact"))
         self.manifest = manifest
+        columns = self.columns
+        probes = columns["probe"].categories if "probe" in columns else ()
+        ranges = {}
+        for name in ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit"):
+            span = columns.finite_range(name)
+            if span is not None:
+                ranges[name] = span
         return {
             "source": self.source,
             "is_public": self.source == fmt.PUBLIC_HTTP_ROOT,
-            "count": int(len(self.table)),
-            "columns": [c for c in fmt.COLUMNS if c in self.table.columns],
-            "probes": sorted(p for p in self.table["probe"].unique() if p),
-            "brain_areas": brain_area_counts(self.table),
-            "ranges": numeric_ranges(self.table),
-            "fallback_ids": bool(self.table["id_is_fallback"].any()),
+            "count": len(columns),
+            "columns": known_columns(columns.names),
+            "probes": sorted(str(p) for p in probes if p),
+            "brain_areas": columns.value_counts("brain_area"),
+            "ranges": ranges,
+            "fallback_ids": columns.id_is_fallback,
             "library": _manifest_summary(manifest),
+            "catalogue_note": note,
         }
 
-    def _query(self, expression: str, sort_by: str | None, descending: bool):
+    @property
+    def table(self):
+        """The catalogue as a pandas DataFrame (imports pandas: ``full`` methods only)."""
+        if self._frame is None:
+            self._frame = self.columns.to_pandas()
+        return self._frame
+
+    def _query(self, expression: str, sort_by: str | None, descending: bool) -> np.ndarray:
         key = (expression, sort_by, descending)
         if key != self._result_key:
-            result = run_query(self.table, expression, [c for c in fmt.COLUMNS if c in self.table.columns])
+            rows = evaluate(self.columns, expression, known_columns(self.columns.names))
             if sort_by:
-                if sort_by not in self.table.columns:
+                if sort_by not in self.columns:
                     raise QueryError(f"cannot sort by unknown column '{sort_by}'")
-                result = result.sort_values(sort_by, ascending=not descending, na_position="last", kind="stable")
-            self._result, self._result_key = result, key
+                rows = self.columns.order(rows, sort_by, descending)
+            self._result, self._result_key = rows, key
         return self._result
 
     def query(self, expression: str = "", sort_by: str | None = None, descending: bool = False,
               offset: int = 0, limit: int = 50) -> dict:
         """One page of the rows matching ``expression``; ``count`` is the whole result's size."""
-        result = self._query(expression or "", sort_by or None, bool(descending))
+        result = self._query(str(expression or ""), str(sort_by) if sort_by else None, bool(descending))
         limit = max(1, min(int(limit), MAX_PAGE))
         offset = max(0, min(int(offset), max(len(result) - 1, 0)))
-        page = result.iloc[offset: offset + limit]
+        page = result[offset: offset + limit]
         # "row" is the csv row: where the UI thread finds the template's preview.
-        rows = [
-            {"row": int(position), **{c: _json_value(v) for c, v in zip(ROW_FIELDS, values)}}
-            for position, values in zip(page.index, page[list(ROW_FIELDS)].itertuples(index=False, name=None))
-        ]
+        rows = [{"row": int(position), **record}
+                for position, record in zip(page, self.columns.records(page, ROW_FIELDS))]
         return {"count": int(len(result)), "offset": offset, "rows": rows}
 
     def _rows_for(self, template_ids):
@@ -191,8 +209,7 @@ class TemplateBrowser:
 
     def known_ids(self, template_ids) -> list[str]:
         """The IDs still present in this catalogue (a shared basket may outlive some)."""
-        present = set(self.table["template_id"])
-        return [t for t in template_ids if t in present]
+        return [t for t in template_ids if isinstance(t, str) and self.columns.row_of(t) is not None]
 
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}

@@ -342,3 +342,22 @@ def numeric_ranges(table) -> dict[str, tuple[float, float]]:
         if len(values):
             ranges[column] = (float(values.min()), float(values.max()))
     return ranges
+
+
+def csv_rules() -> dict:
+    """The rules above as the page's first paint applies them (``static/catalogue_csv.js``),
+    JSON-able, for the page config: the one definition of a valid catalogue, written here."""
+    return {
+        "naTokens": list(fmt.CSV_NA_TOKENS),
+        "numberPattern": fmt.CSV_NUMBER_PATTERN,
+        "maxBytes": fmt.CSV_MAX_BYTES,
+        "maxRows": fmt.CSV_MAX_ROWS,
+        "maxColumns": fmt.CSV_MAX_COLUMNS,
+        "maxCellChars": fmt.CSV_MAX_CELL_CHARS,
+        "maxExactInteger": fmt.CSV_MAX_EXACT_INTEGER,
+        "liveColumns": list(fmt.LIVE_COLUMNS),
+        "keptColumns": list(fmt.COLUMNS),
+        "integerColumns": list(INTEGER_COLUMNS),
+        "numberColumns": [c for c in NUMERIC_COLUMNS if c not in INTEGER_COLUMNS],
+        "metricColumns": list(fmt.METRIC_COLUMNS),
+    }

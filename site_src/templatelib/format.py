@@ -116,6 +116,10 @@ COMPACT_FORMAT_VERSION = 1
 COMPACT_MAX_HEADER_BYTES = 1024 * 1024
 COMPACT_MAX_ROWS = CSV_MAX_ROWS
 COMPACT_MAX_CATEGORY_BYTES = 256 * 1024 * 1024
+#: ``library.json``'s entry for it (file, sha256, bytes, rows, templates_csv_sha256), and the
+#: largest file the page fetches (it checks the entry's ``bytes`` against this first).
+COMPACT_MANIFEST_KEY = "catalogue_compact"
+COMPACT_MAX_BYTES = 512 * 1024 * 1024
 
 #: Arrays every dataset group holds (besides the ``probe`` subgroup).
 REQUIRED_ARRAYS = (

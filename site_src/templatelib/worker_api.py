@@ -1,7 +1,19 @@
 """The Web Worker's entry point: one JSON call in, one JSON answer out.
 
-The worker calls :func:`call` for every UI event; only the methods in ``METHODS`` can be
-reached, whatever the message says.
+The worker calls :func:`call` for every UI event; only the methods in :data:`METHOD_GROUPS`
+can be reached, whatever the message says.
+
+The page starts in stages, and each method belongs to the first stage that can run it
+(``generator/build.py`` hands these groups and packages to the worker through the page config,
+so the worker never lists them itself):
+
+``boot``
+    the runtime, numpy and this wheel: enough to draw thumbnails from template chunks;
+``core``
+    plus the catalogue as numpy columns (:mod:`column_table`): queries, sorting, paging;
+``full``
+    plus pandas and zarr, loaded in the background once the catalogue is queryable: the
+    template view, the snippet, the citation and the selection's csv.
 """
 
 from __future__ import annotations
@@ -10,31 +22,42 @@ import json
 
 from .zarr_reader import LibraryReader
 
-METHODS = frozenset({"load", "query", "view", "snippet", "selection_csv", "known_ids", "stats", "cite",
-                     "basket_groups"})
-#: Methods that need no pandas (they run while pandas is still loading).
-EARLY_METHODS = frozenset({"preview_rows"})
+METHOD_GROUPS = {
+    "boot": ("preview_rows",),
+    "core": ("load", "query", "known_ids", "stats"),
+    "full": ("view", "snippet", "cite", "selection_csv", "basket_groups"),
+}
+#: The Pyodide packages each stage adds (the page's wheel comes with ``boot``).
+GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "full": ("pandas", "zarr")}
+METHODS = frozenset(METHOD_GROUPS["core"] + METHOD_GROUPS["full"])
+#: Methods that need no catalogue (they run while it is still loading).
+EARLY_METHODS = frozenset(METHOD_GROUPS["boot"])
 _state: dict = {}
+
+
+def page_packages() -> tuple:
+    """Every Pyodide package the page loads, in the order it loads them."""
+    return tuple(p for group in METHOD_GROUPS for p in GROUP_PACKAGES[group])
 
 
 def start(source: str) -> None:
     """Point the app at ``source``; raises ValueError for anything but an http(s) URL.
 
-    Imports nothing heavy: pandas is imported by the first pandas method (``load``).
+    Imports nothing heavy: neither pandas nor zarr is installed at this stage.
     """
     _state["reader"] = LibraryReader(source)
     _state["handed"] = {}
 
 
-def provide(csv, manifest, manifest_missing: bool = False) -> None:
-    """Take what the UI thread already fetched, so the catalogue is not fetched twice.
+def provide(csv, manifest, manifest_missing: bool = False, compact=None) -> None:
+    """Take what the UI thread already fetched, so nothing is fetched twice.
 
-    ``csv`` and ``manifest`` are bytes-like or None (None: fetch it here, and report in words
-    why it cannot be had).
+    ``csv``, ``manifest`` and ``compact`` (the compact catalogue) are bytes-like or None
+    (None: fetch it here when needed, and report in words why it cannot be had).
     """
     as_bytes = (lambda v: None if v is None else bytes(v.to_py() if hasattr(v, "to_py") else v))  # noqa: E731
     _state["handed"] = {"catalogue": as_bytes(csv), "manifest": as_bytes(manifest),
-                        "manifest_missing": bool(manifest_missing)}
+                        "manifest_missing": bool(manifest_missing), "compact": as_bytes(compact)}
 
 
 def _browser():
@@ -53,32 +76,19 @@ async def _early(method: str, args: dict):
     raise ValueError(f"unknown method {method!r}")
 
 
-def _error_payload(error: BaseException) -> dict:
-    from .http_fetch import FetchError
-    from .zarr_reader import DataError
-
-    if isinstance(error, FetchError):
-        return error.as_dict()
-    kind = "data" if isinstance(error, DataError) else "input" if isinstance(error, (ValueError, KeyError)) else "internal"
-    message = str(error).strip("'\"") if kind != "internal" else f"{type(error).__name__}: {error}"
-    return {"kind": kind, "message": message}
-
-
 async def call(method: str, args_json: str = "{}") -> str:
     """Run ``method`` with keyword arguments from ``args_json``; errors come back as data."""
-    if method in EARLY_METHODS:
-        try:
-            args = json.loads(args_json or "{}")
-            return json.dumps({"ok": True, "result": await _early(method, args if isinstance(args, dict) else {})})
-        except Exception as error:  # words for the user, never a dead page
-            return json.dumps({"ok": False, "error": _error_payload(error)})
     from .app import error_payload
 
     try:
+        args = json.loads(args_json or "{}")
+        if not isinstance(args, dict):
+            raise ValueError("the call's arguments must be a JSON object")
+        if method in EARLY_METHODS:
+            return json.dumps({"ok": True, "result": await _early(method, args)})
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
-        browser = _browser()
-        result = getattr(browser, method)(**json.loads(args_json or "{}"))
+        result = getattr(_browser(), method)(**args)
         if hasattr(result, "__await__"):
             result = await result
         return json.dumps({"ok": True, "result": result})

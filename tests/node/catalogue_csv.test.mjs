@@ -1,0 +1,51 @@
+// The first paint's csv reader against the shared vectors: the same outcome, row count and
+// first IDs as Python's read_catalogue_csv (tests/test_catalogue_csv.py runs the same file).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { REPO, fromPython, loadScripts } from "./load_script.mjs";
+
+const HTL = loadScripts("catalogue_csv.js");
+const rules = fromPython({ imports: "from templatelib.catalogue import csv_rules", value: "csv_rules()" });
+const cases = JSON.parse(readFileSync(join(REPO, "tests", "data", "catalogue_csv_cases.json"), "utf8"));
+
+function bytesOf(vector) {
+  return vector.csv_hex !== undefined ? Uint8Array.from(Buffer.from(vector.csv_hex, "hex")) : new TextEncoder().encode(vector.csv);
+}
+
+async function readWhole(bytes, chunk) {
+  const reader = new HTL.CatalogueCsvReader(rules, Infinity);
+  for (let at = 0; at < bytes.length; at += chunk) reader.pushBytes(bytes.subarray(at, at + chunk));
+  reader.endBytes();
+  if (reader.error === null) await HTL.addFallbackIds(reader);
+  return reader;
+}
+
+for (const vector of cases) {
+  test(`vector: ${vector.name}`, async () => {
+    const bytes = bytesOf(vector);
+    // Whole, and in 7-byte pieces: chunk boundaries inside a \r\n, a quote or a UTF-8 character.
+    for (const chunk of [bytes.length || 1, 7]) {
+      const reader = await readWhole(bytes, chunk);
+      if (vector.outcome === "refused") {
+        assert.notEqual(reader.error, null, `accepted in ${chunk}-byte pieces`);
+      } else {
+        assert.equal(reader.error, null, `refused (${reader.error}) in ${chunk}-byte pieces`);
+        assert.equal(reader.rowCount, vector.rows);
+        assert.deepEqual(Array.from(reader.rows.slice(0, vector.first_ids.length), (r) => r.template_id), vector.first_ids);
+      }
+    }
+  });
+}
+
+test("the head reader stops validating after the rows it keeps", () => {
+  const header = rules.liveColumns.join(",") + ",template_id\n";
+  const row = (k) => "NP1,IMEC,CA1,1,2,3,4," + k + ",0,10,a.zarr,s3://x/a.zarr," + k.toString(16).padStart(16, "0") + "\n";
+  const reader = new HTL.CatalogueCsvReader(rules, 2);
+  reader.pushBytes(new TextEncoder().encode(header + row(0) + row(1) + row(2) + "broken,row\n"));
+  assert.equal(reader.error, null);
+  assert.equal(reader.rows.length, 2);
+  assert.ok(reader.done);
+});

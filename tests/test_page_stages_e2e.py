@@ -1,0 +1,73 @@
+"""The page's stages in headless Chromium: the catalogue answers queries before pandas and zarr
+are installed, and every action that needs them (template view, snippet, selection csv,
+citation), started right after "N templates", waits with a visible state and then works.
+
+The site server holds back the pandas wheel until the test releases it, so "before pandas"
+is a fact of the run, not a race.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import pytest
+
+from conftest import RecordingServer as Recorder
+from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures)
+from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, site_dir  # noqa: F401 (fixtures)
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+PANDAS_WHEEL = "/pyodide/pandas-"
+
+
+def open_held(page, site, data):
+    page.goto(f"{site.url}/?" + urllib.parse.urlencode({"source": data.url + "/"}))
+    expect(count_status(page)).to_have_text(re.compile(r"^\d+ templates$"), timeout=BOOT_TIMEOUT)
+
+
+def test_queries_answer_before_pandas_and_deferred_actions_then_work(page, site_dir, library, catalogue):
+    with Recorder(site_dir, hold=PANDAS_WHEEL, cors=False, index=True) as site, Recorder(library.path) as data:
+        open_held(page, site, data)
+        expect(count_status(page)).to_have_text(f"{len(catalogue)} templates")
+        # A query and a sort answer while pandas is still held back.
+        expression = "amplitude_uv > 80 and brain_area != 'CA1'"
+        page.get_by_label("Query").fill(expression)
+        page.get_by_label("Query").press("Enter")
+        expected = catalogue.query(expression, engine="python")
+        expect(count_status(page)).to_have_text(f"{len(expected)} templates")
+        page.get_by_role("button", name="Amplitude (µV)").click()
+        first = expected.sort_values("amplitude_uv", kind="stable")["template_id"].iloc[0]
+        expect(page.locator("#rows tr").first).to_have_attribute("data-id", first)
+        assert not any(PANDAS_WHEEL in p for p in site.paths), "pandas was installed before the query answered"
+
+        # Deferred actions, started now: they wait (visibly) for the rest of Python.
+        page.get_by_role("checkbox", name=f"Select {first}").check()
+        page.get_by_role("button", name=f"View {first}").click()
+        expect(page.get_by_role("status").filter(has_text="Loading the rest of Python")).to_be_visible()
+        expect(page.locator("#view-empty")).to_contain_text(f"Loading {first}")
+        site.gate.set()
+        view = page.get_by_role("region", name="Template view")
+        expect(view.get_by_role("img", name=re.compile(f"^Waveform {first}"))).to_be_visible(timeout=60_000)
+        snippet = page.get_by_role("region", name="Python snippet")
+        expect(snippet).to_contain_text(first, timeout=60_000)
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name="Download CSV").click()
+        text = open(download.value.path(), encoding="utf-8").read()
+        assert first in text and text.count("\n") == 2
+        page.get_by_role("button", name="Cite").click()
+        expect(page.get_by_role("region", name="Citation")).to_contain_text("spikeinterface", ignore_case=True)
+        assert page.get_by_role("alert").filter(has_text=re.compile(r"\S")).count() == 0
+
+
+def test_a_view_started_right_after_the_count_waits_then_opens(page, site_dir, library, catalogue):
+    """No hold: the ordinary start, with the view asked for at the first moment it can be."""
+    with Recorder(site_dir, cors=False, index=True) as site, Recorder(library.path) as data:
+        open_held(page, site, data)
+        target = catalogue["template_id"].iloc[3]
+        page.get_by_role("button", name=f"View {target}").click()
+        view = page.get_by_role("region", name="Template view")
+        expect(view.get_by_role("img", name=re.compile(f"^Waveform {target}"))).to_be_visible(timeout=60_000)
