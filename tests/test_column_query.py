@@ -7,7 +7,11 @@ on must not be answered by column_query either.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -411,3 +415,47 @@ def test_a_query_over_100k_rows():
     np.testing.assert_array_equal(rows, expected)
     rows = evaluate(table, "brain_area.str.contains('i', case=False) or amplitude_uv.isna()")
     np.testing.assert_array_equal(rows, np.flatnonzero(np.arange(n) % 2 == 1))  # VISp5, it's
+
+
+# ---------------------------------------------------------------------------- the pandas the page ships
+
+NODE_SCRIPT = Path(__file__).parent / "node" / "query_differential.mjs"
+
+
+def _generated_queries(count: int) -> list[str]:
+    """``count`` queries of the grammar above, the same ones on every run."""
+    queries = []
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(expression=_conditions())
+    def collect(expression):
+        queries.append(expression)
+
+    collect()
+    return queries
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_pyodide_pandas_answers_as_column_query_does(tmp_path):
+    """In Pyodide, with the bundle's pandas 2.2 (text as object columns, not pandas 3's str), every
+    query column_query answers on EDGES is answered the same by pandas; none that pandas fails on."""
+    from generator import pyodide_bundle as pb
+
+    bundle = pb.ensure_bundle(pb.DEFAULT_DEST)
+    queries = list(dict.fromkeys(PITFALLS + PAGE_QUERIES + PAGE_PYTHON_QUERIES + _generated_queries(600)))
+    np.savez(tmp_path / "table.npz", **{
+        name: np.array(column.values().tolist(), dtype=str) if isinstance(column, TextColumn) else column
+        for name, column in EDGES.columns.items()})
+    (tmp_path / "queries.json").write_text(json.dumps(queries))
+    site_src = Path(__file__).resolve().parents[1] / "site_src"
+    completed = subprocess.run(["node", str(NODE_SCRIPT), str(bundle), str(site_src), str(tmp_path)],
+                               capture_output=True, text=True, timeout=280)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (line,) = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+    result = json.loads(line[len("RESULT "):])
+    assert result["pandas"].startswith("2.") and result["text_dtype"] == "object", result
+    assert result["different"] == [] and result["pandas_fails"] == [], result
+    assert result["same"] >= len(PITFALLS) + 200, result
