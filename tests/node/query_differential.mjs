@@ -1,0 +1,66 @@
+// Runs the page's query evaluator (templatelib.column_query) against the pandas the page ships
+// (the offline bundle's pandas 2.2 and numpy 2.0, text as object columns), on one table and many
+// queries, and prints one JSON line ("RESULT {...}") for tests/test_column_query.py.
+//
+// Usage: node tests/node/query_differential.mjs <bundle-dir> <site_src-dir> <data-dir>
+// <data-dir> holds table.npz (numbers as float64/int64, text as unicode arrays) and queries.json.
+
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+// Offline: a package missing from the bundle fails instead of downloading.
+globalThis.fetch = async (resource) => {
+  throw new Error(`network access attempted during offline boot: ${resource}`);
+};
+
+const PYTHON = `
+import json, sys, warnings
+sys.path.insert(0, "/src")
+warnings.simplefilter("ignore")  # RuntimeWarnings of x/0 in pandas
+import numpy as np, pandas as pd
+from templatelib.column_query import evaluate
+from templatelib.column_table import ColumnTable, TextColumn
+from templatelib.safe_query import QueryError, run_query
+
+arrays = np.load("/data/table.npz")
+table = ColumnTable({name: TextColumn.from_strings(arrays[name].tolist()) if arrays[name].dtype.kind == "U"
+                     else arrays[name] for name in arrays.files})
+frame = table.to_pandas()
+out = {"pandas": pd.__version__, "numpy": np.__version__, "same": 0, "refused": 0, "different": [],
+       "pandas_fails": [], "text_dtype": str(frame[table.text_columns()[0]].dtype)}
+for query in json.load(open("/data/queries.json")):
+    try:
+        theirs = run_query(frame, query).index.tolist()
+    except QueryError as error:
+        theirs = str(error)
+    try:
+        ours = evaluate(table, query).tolist()
+    except QueryError:
+        out["refused"] += 1
+        continue
+    if isinstance(theirs, str):
+        out["pandas_fails"].append([query, theirs])
+    elif ours == theirs:
+        out["same"] += 1
+    else:
+        out["different"].append([query, ours, theirs])
+json.dumps(out)
+`;
+
+async function main() {
+  const [bundle, src, data] = process.argv.slice(2).map((p) => path.resolve(p));
+  const indexURL = bundle + path.sep;
+  const { loadPyodide } = await import(pathToFileURL(path.join(indexURL, "pyodide.mjs")).href);
+  const pyodide = await loadPyodide({ indexURL });
+  await pyodide.loadPackage(["numpy", "pandas"], { messageCallback: () => {} });
+  for (const [dir, mount] of [[src, "/src"], [data, "/data"]]) {
+    pyodide.FS.mkdirTree(mount);
+    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: dir }, mount);
+  }
+  console.log(`RESULT ${await pyodide.runPythonAsync(PYTHON)}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
