@@ -5,7 +5,9 @@ Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_t
     index.html            jinja2-rendered page
     static/               app.js, basket.js, worker_client.js, worker.js, style.css
     wheels/               the page's own wheel (templatelib)
-    pyodide/              the offline Pyodide bundle (``--pyodide local`` only)
+    pyodide/              the Pyodide runtime the page loads (``--pyodide local`` only; the boot
+                          files and the lock closure of PAGE_PACKAGES from the offline bundle,
+                          see ``site_runtime``)
     docs/                 the mkdocs documentation
 """
 
@@ -49,7 +51,8 @@ RESULT_COLUMNS = (
 )
 #: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
 PAGE_SCRIPTS = ("csv_stream.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
-#: Pyodide packages the page loads (the service worker caches them with their dependencies).
+#: Pyodide packages the page loads: ``--pyodide local`` hosts them with their lock closure, and
+#: the service worker caches them with their dependencies. The one list of what the page loads.
 PAGE_PACKAGES = ("numpy", "zarr", "pandas")
 #: How long one worker call (query, sort, view, selection) may run before the page stops the
 #: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
@@ -79,8 +82,9 @@ def _pyodide_index(out: Path, pyodide: str) -> str:
     if pyodide == "local":
         from .pyodide_bundle import ensure_bundle
 
-        bundle = ensure_bundle()
-        shutil.copytree(bundle, out / "pyodide", ignore=shutil.ignore_patterns(".complete", "*.tmp"))
+        from .site_runtime import copy_site_runtime
+
+        copy_site_runtime(ensure_bundle(), out / "pyodide", PAGE_PACKAGES)
         return "pyodide/"
     if pyodide.startswith(("http://", "https://")) or pyodide.startswith("/"):
         return pyodide.rstrip("/") + "/"
