@@ -55,6 +55,16 @@ BARE_PAGE = """<!doctype html><meta charset="utf-8"><title>bare loadPyodide</tit
 """
 
 
+def build_measured_site(out: Path) -> Path:
+    """The site this benchmark measures: the deploy's runtime (``--pyodide local``), no docs.
+
+    tests/test_deploy_runtime.py checks that the deploy serves these very runtime files.
+    """
+    site_dir = build_site(out, pyodide="local", docs=False)
+    (site_dir / "bare.html").write_text(BARE_PAGE)
+    return site_dir
+
+
 class Server:
     """A loopback server that records the paths it was asked for (and logs nothing)."""
 
@@ -123,8 +133,7 @@ def main(argv=None) -> int:
         manifest = json.loads((bare_lib / fmt.MANIFEST_FILE).read_text())
         manifest.pop("previews")
         (bare_lib / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
-        site_dir = build_site(tmp / "site", pyodide="local", docs=False)
-        (site_dir / "bare.html").write_text(BARE_PAGE)
+        site_dir = build_measured_site(tmp / "site")
         site, data, data_bare = Server(site_dir, cors=False, index=True), Server(storage.path), Server(bare_lib)
         page_url = f"{site.url}/?source={urllib.parse.quote(data.url + '/', safe='')}"
         nopreview_url = f"{site.url}/?source={urllib.parse.quote(data_bare.url + '/', safe='')}"
