@@ -91,6 +91,17 @@ def _pyodide_index(out: Path, pyodide: str) -> str:
     raise ValueError(f"--pyodide takes cdn, local or a URL, not {pyodide!r}")
 
 
+def _runtime_version(out: Path, pyodide_index: str) -> str:
+    """A name for the runtime's content: the service worker keeps its runtime cache (and the
+    compiled code Chrome stores with it) across deploys until this changes."""
+    digest = hashlib.sha256(f"{PYODIDE_VERSION} {pyodide_index} {' '.join(PAGE_PACKAGES)}".encode())
+    hosted = out / "pyodide"
+    for path in sorted(hosted.rglob("*")) if hosted.is_dir() else ():
+        if path.is_file():
+            digest.update(path.relative_to(hosted).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
     """Site paths of the offline bundle's WebAssembly Blosc decoder, the module to import first."""
     if pyodide != "local":
@@ -233,6 +244,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
                              page_config["workerURL"], page_config["wheelURL"], *blosc_files]),
         pyodide_index=json.dumps(pyodide_index),
         pyodide_packages=json.dumps(list(PAGE_PACKAGES)),
+        runtime_version=_runtime_version(out, pyodide_index),
         data_cache=DATA_CACHE,
     )
     (out / "sw.js").write_text(service_worker, encoding="utf-8")
