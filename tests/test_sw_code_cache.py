@@ -37,7 +37,7 @@ def cache_names(page) -> list[str]:
 def test_compiled_runtime_is_reused_and_survives_a_deploy(tmp_path):
     site_dir = build_measured_site(tmp_path / "site")
     add_boot_pages(site_dir)
-    site = Server(site_dir, cors=False, index=True)
+    site = Server(site_dir)
     url = f"{site.url}/boot.html?sw"
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         site_dir = build_measured_site(Path(tmp) / "site")
         add_boot_pages(site_dir)
-        site = Server(site_dir, cors=False, index=True)
+        site = Server(site_dir)
         rows: dict[str, list[list[tuple[float, list[str]]]]] = {}
         with sync_playwright() as p:
             for round_ in range(args.rounds):
