@@ -5,7 +5,9 @@ Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_t
     index.html            jinja2-rendered page
     static/               app.js, basket.js, worker_client.js, worker.js, style.css
     wheels/               the page's own wheel (templatelib)
-    pyodide/              the offline Pyodide bundle (``--pyodide local`` only)
+    pyodide/              the Pyodide runtime the page loads (``--pyodide local`` only; the boot
+                          files and the lock closure of PAGE_PACKAGES from the offline bundle,
+                          see ``site_runtime``)
     docs/                 the mkdocs documentation
 """
 
@@ -51,8 +53,8 @@ RESULT_COLUMNS = (
 )
 #: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
 PAGE_SCRIPTS = ("catalogue_csv.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
-#: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them; the
-#: service worker caches them with their dependencies).
+#: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them):
+#: ``--pyodide local`` hosts them with their lock closure, and the service worker caches them.
 PAGE_PACKAGES = page_packages()
 #: How long one worker call (query, sort, view, selection) may run before the page stops the
 #: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
@@ -82,12 +84,24 @@ def _pyodide_index(out: Path, pyodide: str) -> str:
     if pyodide == "local":
         from .pyodide_bundle import ensure_bundle
 
-        bundle = ensure_bundle()
-        shutil.copytree(bundle, out / "pyodide", ignore=shutil.ignore_patterns(".complete", "*.tmp"))
+        from .site_runtime import copy_site_runtime
+
+        copy_site_runtime(ensure_bundle(), out / "pyodide", PAGE_PACKAGES)
         return "pyodide/"
     if pyodide.startswith(("http://", "https://")) or pyodide.startswith("/"):
         return pyodide.rstrip("/") + "/"
     raise ValueError(f"--pyodide takes cdn, local or a URL, not {pyodide!r}")
+
+
+def _runtime_version(out: Path, pyodide_index: str) -> str:
+    """A name for the runtime's content: the service worker keeps its runtime cache (and the
+    compiled code Chrome stores with it) across deploys until this changes."""
+    digest = hashlib.sha256(f"{PYODIDE_VERSION} {pyodide_index} {' '.join(PAGE_PACKAGES)}".encode())
+    hosted = out / "pyodide"
+    for path in sorted(hosted.rglob("*")) if hosted.is_dir() else ():
+        if path.is_file():
+            digest.update(path.relative_to(hosted).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
@@ -256,6 +270,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
                              page_config["workerURL"], page_config["wheelURL"], *blosc_files]),
         pyodide_index=json.dumps(pyodide_index),
         pyodide_packages=json.dumps(list(PAGE_PACKAGES)),
+        runtime_version=_runtime_version(out, pyodide_index),
         data_cache=DATA_CACHE,
     )
     (out / "sw.js").write_text(service_worker, encoding="utf-8")

@@ -130,3 +130,37 @@ def write_lock(out: Path, lock: PyodideLockSpec) -> Path:
     path = Path(out) / LOCK_FILE
     lock.to_json(path, indent=1)
     return path
+
+
+def lock_closure(lock: PyodideLockSpec, names) -> list[str]:
+    """The lock keys of `names` and of everything they depend on, through the lock's ``depends``.
+
+    Parameters
+    ----------
+    lock : PyodideLockSpec
+        A lock.
+    names : iterable of str
+        Package names as ``loadPackage`` takes them (normalised here).
+
+    Returns
+    -------
+    list of str
+        The lock keys, sorted.
+
+    Raises
+    ------
+    BundleError
+        If a name or a dependency is not in the lock.
+    """
+    by_name = {canonicalize_name(key): key for key in lock.packages}
+    found: set[str] = set()
+    pending = [canonicalize_name(name) for name in names]
+    while pending:
+        name = pending.pop()
+        key = by_name.get(name)
+        if key is None:
+            raise BundleError(f"package {name!r} is not in the lock")
+        if key not in found:
+            found.add(key)
+            pending.extend(canonicalize_name(dep) for dep in lock.packages[key].depends)
+    return sorted(found)

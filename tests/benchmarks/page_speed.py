@@ -2,31 +2,37 @@
 
 Not a test (timings are noisy here): run it and read the ratios.
 
-    .venv/bin/python tests/benchmarks/page_speed.py [--runs 5] [--skip-big-query]
+    .venv/bin/python tests/benchmarks/page_speed.py [--runs 5] [--serving plain gzip] [--skip-big-query]
 
-It builds the demo library (zlib, 8 datasets x 50 units, consolidated: with previews), a copy
-without previews (like today's public bucket), and the site with ``--pyodide local``, serves
-them on loopback and runs alternating rounds. Each round opens, with a fresh browser profile
-each (cold) and then reloads (warm):
+It builds the demo library (zlib, 8 datasets x 50 units, consolidated: with previews) and the
+site as the deploy builds it (``--pyodide local``: the runtime the page loads, see
+``build_measured_site``), serves them on loopback, plainly and gzip-encoded like GitHub Pages
+(``generator serve --gzip``), and runs alternating rounds of two kinds of page:
 
-* ``bare``: a page that only runs ``loadPyodide()`` from the site's own Pyodide;
-* ``page``: our page on the library with previews;
-* ``nopreview``: our page on the library without previews.
+* ``bare``: a page that only runs ``loadPyodide()`` from the site's own runtime;
+* ``page``: our page on the library.
 
-Every figure is reported as a ratio to the bare boot of the same round (cold to cold, warm to
-warm), with the medians over rounds; absolute seconds are printed for reference only. Also
-counted: data requests (to the library server) issued before the first waveform, template
-chunks among them, and runtime requests (``pyodide/``) that reached the site server on
-reload (0 when the service worker serves them). Finally a 100,000-row catalogue is queried
-through the worker.
+in three conditions, each against the bare boot of the same round:
+
+* ``cold``: a fresh browser profile;
+* ``reload``: the same profile again (the page's service worker in control);
+* ``throttled``: a fresh profile on an emulated link (CDP ``Network.emulateNetworkConditions``:
+  20000 kbit/s down, 5000 up, 40 ms latency). Chromium applies it to the page's Web Worker
+  too: a 10 MB fetch in a worker takes seconds under it, and ~0.1 s without.
+
+Reported: medians and ranges of "first waveform" and "catalogue queryable" (and their ratio to
+the bare boot), the bytes fetched before queryable (body bytes the site and library servers
+sent, gzip-encoded ones as sent: CDP's Network events of the page miss the requests of its
+Web Worker and service worker, the servers see them all), and the time of every start stage
+(the page's ``htl-*`` performance marks, with ``htl-py-<milestone>`` from the worker, plus
+the first query answered when the page is queryable). Finally a 100,000-row catalogue is
+queried through the worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -42,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_site_e2e import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from generator.build import build_site  # noqa: E402
-from generator.data_server import LibraryRequestHandler, make_server  # noqa: E402
+from generator.data_server import make_server  # noqa: E402
+from generator.site_server import make_site_server  # noqa: E402
 from pipeline.catalogue import consolidate  # noqa: E402
 from pipeline.sources.synthetic import write_synthetic_library  # noqa: E402
 from pipeline.storage import LibraryStorage  # noqa: E402
@@ -55,58 +62,115 @@ BARE_PAGE = """<!doctype html><meta charset="utf-8"><title>bare loadPyodide</tit
 """
 
 
+def build_measured_site(out: Path) -> Path:
+    """The site this benchmark measures: the deploy's runtime (``--pyodide local``), no docs.
+
+    tests/test_deploy_runtime.py checks that the deploy serves these very runtime files.
+    """
+    site_dir = build_site(out, pyodide="local", docs=False)
+    (site_dir / "bare.html").write_text(BARE_PAGE)
+    return site_dir
+
+
 class Server:
-    """A loopback server that records the paths it was asked for (and logs nothing)."""
+    """A loopback server (the site's, plain or gzip, or the library's) that counts body bytes sent."""
 
-    def __init__(self, folder, **kw):
+    def __init__(self, folder, gzip: bool = False, site: bool = True):
+        server = make_site_server(folder, "127.0.0.1", 0, gzip_encoding=gzip) if site else make_server(folder, "127.0.0.1", 0)
+        # Quiet: a benchmark prints its table, not one line per request.
+        server.RequestHandlerClass = functools.partial(_quiet(server.RequestHandlerClass.func),
+                                                       **server.RequestHandlerClass.keywords)
+        self.server = server
         self.paths: list[tuple[float, str]] = []
-        server = make_server(folder, "127.0.0.1", 0, **kw)
-        recorder = self.paths
-
-        class Recording(LibraryRequestHandler):
-            def log_message(self, *args):
-                recorder.append((time.perf_counter(), urllib.parse.unquote(self.path)))
-
-        server.RequestHandlerClass = functools.partial(Recording, **server.RequestHandlerClass.keywords)
+        server.paths = self.paths
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.server.bytes_sent
 
     def since(self, start: float) -> list[tuple[float, str]]:
         return [(t, p) for t, p in self.paths if t >= start]
 
 
-def wait_mark(page, names, timeout=180_000):
+@functools.cache
+def _quiet(handler_class):
+    class Recording(handler_class):
+        def log_message(self, *args):
+            self.server.paths.append((time.perf_counter(), urllib.parse.unquote(self.path)))
+
+    return Recording
+
+
+#: The emulated link of the ``throttled`` condition (CDP units: bytes/s and ms).
+LINK = {"offline": False, "latency": 40, "downloadThroughput": 20_000 * 1000 / 8,
+        "uploadThroughput": 5_000 * 1000 / 8}
+MARKS_JS = """() => Object.fromEntries(performance.getEntriesByType("mark")
+    .filter((m) => m.name.startsWith("htl-") || m.name === "bare-ready").map((m) => [m.name, m.startTime / 1000]))"""
+
+
+def wait_mark(page, names, timeout=300_000):
     condition = " && ".join(f"performance.getEntriesByName({n!r}).length > 0" for n in names)
-    page.wait_for_function(condition, timeout=timeout)
-    return page.evaluate(f"() => Object.fromEntries({json.dumps(names)}.map(n => [n, performance.getEntriesByName(n)[0].startTime / 1000]))")
+    page.wait_for_function(condition, timeout=timeout, polling=50)
+    return page.evaluate(MARKS_JS)
 
 
-def load_bare(page, url):
+def open_and_measure(page, url: str, kind: str, servers: list[Server]) -> dict:
+    """Navigate, wait until ready (bare) or queryable (page); times in s, bytes sent meanwhile."""
+    before = sum(s.bytes_sent for s in servers)
     page.goto(url)
-    return {"boot_s": wait_mark(page, ["bare-ready"])["bare-ready"]}
-
-
-def load_page(page, url, site: Server, data: Server):
-    start = time.perf_counter()
-    page.goto(url)
-    marks = wait_mark(page, ["htl-first-waveform", "htl-catalogue-queryable"])
-    first_at = start + marks["htl-first-waveform"]
-    # Requests logged by the servers (their log line is written when the answer is sent).
-    before = [p for t, p in data.since(start) if t <= first_at + 0.05]
-    runtime = [p for _, p in site.since(start) if p.startswith("/pyodide/")]
-    return {"first_waveform_s": marks["htl-first-waveform"], "queryable_s": marks["htl-catalogue-queryable"],
-            "data_requests_before_first": len(before),
-            "chunks_before_first": sum("templates_array" in p for p in before),
-            "runtime_requests": len(runtime)}
+    if kind == "bare":
+        marks = wait_mark(page, ["bare-ready"])
+        return {"ready_s": marks["bare-ready"], "bytes": sum(s.bytes_sent for s in servers) - before, "marks": marks}
+    marks = wait_mark(page, ["htl-catalogue-queryable"])
+    fetched = sum(s.bytes_sent for s in servers) - before
+    # The first query answered once the page is queryable (what a visitor typing at once waits for).
+    answered = page.evaluate("""async (expression) => {
+        await window.__htl.call("query", {expression, offset: 0, limit: 25});
+        return performance.now() / 1000;
+    }""", QUERY)
+    marks["first-query-answered"] = answered
+    marks = {**marks, **{k: v for k, v in wait_mark(page, ["htl-first-waveform"]).items() if k not in marks}}
+    return {"ready_s": marks["htl-catalogue-queryable"], "first_waveform_s": marks["htl-first-waveform"],
+            "bytes": fetched, "marks": marks}
 
 
 def wait_service_worker(page):
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=60_000)
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=120_000)
+    # The install (runtime precache) is done when the worker is active and in control.
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+
+
+def one_round(p, tmp: Path, run: int, serving: str, site: Server, data: Server, results: dict) -> None:
+    """Both kinds in the three conditions; fresh profiles for cold and throttled."""
+    urls = {"bare": f"{site.url}/bare.html",
+            "page": f"{site.url}/?source={urllib.parse.quote(data.url + '/', safe='')}"}
+    servers = [site, data]
+    for kind in ("bare", "page") if run % 2 == 0 else ("page", "bare"):  # alternate who goes first
+        context = p.chromium.launch_persistent_context(str(tmp / f"{serving}-{kind}-{run}"), executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS, headless=True)
+        page = context.new_page()
+        results.setdefault((serving, "cold", kind), []).append(open_and_measure(page, urls[kind], kind, servers))
+        if kind == "page":
+            wait_service_worker(page)
+        page.wait_for_timeout(1000)  # let V8 store compiled code, as a visitor's first read would
+        results.setdefault((serving, "reload", kind), []).append(open_and_measure(page, urls[kind], kind, servers))
+        context.close()
+        context = p.chromium.launch_persistent_context(str(tmp / f"{serving}-{kind}-{run}-link"),
+                                                       executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", LINK)
+        results.setdefault((serving, "throttled", kind), []).append(open_and_measure(page, urls[kind], kind, servers))
+        context.close()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--serving", nargs="+", choices=("plain", "gzip"), default=["plain", "gzip"])
     parser.add_argument("--skip-big-query", action="store_true")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -117,57 +181,60 @@ def main(argv=None) -> int:
         storage.make_root()
         write_synthetic_library(storage, 8, 50, compressor="zlib")
         consolidate(storage)
-        bare_lib = tmp / "lib-nopreview"
-        shutil.copytree(storage.path, bare_lib)
-        shutil.rmtree(bare_lib / fmt.PREVIEW_DIR)
-        manifest = json.loads((bare_lib / fmt.MANIFEST_FILE).read_text())
-        manifest.pop("previews")
-        (bare_lib / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
-        site_dir = build_site(tmp / "site", pyodide="local", docs=False)
-        (site_dir / "bare.html").write_text(BARE_PAGE)
-        site, data, data_bare = Server(site_dir, cors=False, index=True), Server(storage.path), Server(bare_lib)
-        page_url = f"{site.url}/?source={urllib.parse.quote(data.url + '/', safe='')}"
-        nopreview_url = f"{site.url}/?source={urllib.parse.quote(data_bare.url + '/', safe='')}"
-        results: dict[str, list[dict]] = {}
+        site_dir = build_measured_site(tmp / "site")
+        data = Server(storage.path, site=False)
+        sites = {serving: Server(site_dir, gzip=serving == "gzip") for serving in args.serving}
+        results: dict[tuple[str, str, str], list[dict]] = {}
         with sync_playwright() as p:
-            def fresh(name):
-                return p.chromium.launch_persistent_context(
-                    str(tmp / name), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-
             for run in range(args.runs):
-                context = fresh(f"bare{run}")
-                page = context.new_page()
-                results.setdefault("bare cold", []).append(load_bare(page, f"{site.url}/bare.html"))
-                results.setdefault("bare warm", []).append(load_bare(page, f"{site.url}/bare.html"))
-                context.close()
-                for kind, url, server in (("page", page_url, data), ("nopreview", nopreview_url, data_bare)):
-                    context = fresh(f"{kind}{run}")
-                    page = context.new_page()
-                    results.setdefault(f"{kind} cold", []).append(load_page(page, url, site, server))
-                    wait_service_worker(page)
-                    results.setdefault(f"{kind} warm", []).append(load_page(page, url, site, server))
-                    context.close()
+                for serving, site in sites.items():
+                    one_round(p, tmp, run, serving, site, data, results)
                 print(f"round {run + 1}/{args.runs} done", file=sys.stderr)
-            report(results)
+            report(results, args.serving)
             if not args.skip_big_query:
-                big_query(p, tmp, storage, page_url)
+                big_query(p, tmp, storage, f"{sites[args.serving[0]].url}/?source="
+                                           f"{urllib.parse.quote(data.url + '/', safe='')}")
     return 0
 
 
-def report(results: dict[str, list[dict]]) -> None:
-    bare = {"cold": [r["boot_s"] for r in results["bare cold"]], "warm": [r["boot_s"] for r in results["bare warm"]]}
-    print(f"bare loadPyodide  cold median {statistics.median(bare['cold']):.2f} s  warm median "
-          f"{statistics.median(bare['warm']):.2f} s  (runs cold {[round(v, 2) for v in bare['cold']]}, "
-          f"warm {[round(v, 2) for v in bare['warm']]})")
-    for kind in ("page", "nopreview"):
-        for temp in ("cold", "warm"):
-            runs = results[f"{kind} {temp}"]
-            for key in ("first_waveform_s", "queryable_s"):
-                ratios = [r[key] / b for r, b in zip(runs, bare[temp])]
-                print(f"{kind:9s} {temp} {key:17s} median {statistics.median(ratios):.2f}x bare "
-                      f"({statistics.median(r[key] for r in runs):.2f} s)  ratios {[round(x, 2) for x in ratios]}")
-            for key in ("data_requests_before_first", "chunks_before_first", "runtime_requests"):
-                print(f"{kind:9s} {temp} {key:27s} {[r[key] for r in runs]}")
+CONDITIONS = ("cold", "reload", "throttled")
+
+
+def _spread(values: list[float], digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def report(results: dict, servings: list[str]) -> None:
+    """Print the markdown tables: figures with ratios to bare, bytes, and start stages."""
+    print("\n| serving | condition | bare ready (s) | page queryable (s) | queryable / bare | first waveform (s) | "
+          "MB before queryable: page / bare |")
+    print("|---|---|---|---|---|---|---|")
+    for serving in servings:
+        for condition in CONDITIONS:
+            bare, page = results[(serving, condition, "bare")], results[(serving, condition, "page")]
+            ratios = [q["ready_s"] / b["ready_s"] for q, b in zip(page, bare)]
+            page_mb = statistics.median(r["bytes"] for r in page) / 1e6
+            bare_mb = statistics.median(r["bytes"] for r in bare) / 1e6
+            print(f"| {serving} | {condition} | {_spread([r['ready_s'] for r in bare])} | "
+                  f"{_spread([r['ready_s'] for r in page])} | **{_spread(ratios)}x** | "
+                  f"{_spread([r['first_waveform_s'] for r in page])} | {page_mb:.2f} / {bare_mb:.2f} = "
+                  f"{page_mb / bare_mb if bare_mb else float('nan'):.2f}x |")
+    for serving in servings:
+        names = sorted({name for condition in CONDITIONS for r in results[(serving, condition, "page")]
+                        for name in r["marks"]},
+                       key=lambda n: statistics.median(r["marks"].get(n, 0) for r in results[(serving, "cold", "page")]))
+        print(f"\nStart stages of the page, {serving} serving: median s since navigation (range)\n")
+        print("| stage | " + " | ".join(CONDITIONS) + " |")
+        print("|---|" + "---|" * len(CONDITIONS))
+        for name in names:
+            cells = []
+            for condition in CONDITIONS:
+                values = [r["marks"][name] for r in results[(serving, condition, "page")] if name in r["marks"]]
+                cells.append(_spread(values) if values else "-")
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nThe bare boot's `loadPyodide()` in the same conditions: " + "; ".join(
+        f"{serving} {condition} {_spread([r['ready_s'] for r in results[(serving, condition, 'bare')]])} s"
+        for serving in servings for condition in CONDITIONS))
 
 
 def big_catalogue(csv_path: Path, rows: int = 100_000) -> None:
