@@ -227,7 +227,7 @@ def test_hostile_strings_render_as_text(page, site, data, catalogue):
     expect(row).to_contain_text("hostile_<b>bold<b>.zarr")
     assert page.locator("#rows img").count() == 0 and page.locator("#rows b").count() == 0
     row.get_by_role("button", name=re.compile("^View ")).click()
-    expect(page.get_by_role("region", name="Template view")).to_contain_text(HOSTILE)
+    expect(page.get_by_role("region", name="Template view")).to_contain_text(HOSTILE, timeout=30_000)
     assert page.dialogs == []
 
 

@@ -93,8 +93,11 @@
     loadTimeoutMs: config.loadTimeoutMs,
     bootMethods: new Set(config.methodGroups.boot),
     onMessage: (msg) => {
-      if (msg.type === "stage" && msg.stage === "ready") { if (info) dataBusy(0); }
-      else if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
+      if (msg.type === "stage" && (msg.stage === "later" || msg.stage === "ready")) {
+        // A call waits for the rest of Python (or no longer does): said until it runs.
+        waitingForPython = msg.stage === "later";
+        if (info) dataBusy(0);
+      } else if (msg.type === "stage") setStage(STAGES[msg.stage] || msg.detail, "busy");
       else if (msg.type === "milestone") {
         performance.mark("htl-py-" + msg.name, { startTime: msg.at - performance.timeOrigin, detail: msg.detail });
       }
@@ -110,7 +113,7 @@
   let restarted = false;  // a fresh worker after a stopped call: never re-run what was stopped
   let shown = state;      // the order and page the table shows (the defaults after a restart)
 
-  const STAGES = { runtime: "Starting Python…", catalogue: "Reading catalogue…", full: "Loading the rest of Python…" };
+  const STAGES = { runtime: "Starting Python…", catalogue: "Reading catalogue…", later: "Loading the rest of Python…" };
   let busy = 0;
   let stageText = "Starting Python…";
   let previewNote = "";
@@ -127,9 +130,12 @@
     previewNote = "previews unavailable (" + problem + "), thumbnails come from the templates";
     setStage(stageText, $("stage").dataset.kind);
   }
+  let waitingForPython = false;
   function dataBusy(delta) {
     busy += delta;
-    if (info) setStage(busy > 0 ? "Loading data…" : "Ready", busy > 0 ? "busy" : "ready");
+    if (!info) return;
+    if (waitingForPython) setStage(STAGES.later, "busy");
+    else setStage(busy > 0 ? "Loading data…" : "Ready", busy > 0 ? "busy" : "ready");
   }
 
   function describeError(error) {

@@ -5,22 +5,24 @@
 //               {type: "started", id} | {type: "result", id, ok, result | error}
 //               {type: "milestone", name, at}
 //
-// Three stages (templatelib/worker_api.py declares which method needs which, and which
-// packages each adds; they arrive here in config.methodGroups and config.stagePackages):
+// Stages (templatelib/worker_api.py declares which method needs which, and which packages
+// each adds; they arrive here in config.methodGroups and config.stagePackages):
 //   boot:  runtime, numpy and the page's wheel (thumbnails from template chunks);
 //   core:  plus the catalogue as numpy columns (queries, sorting, paging): "N templates";
-//   full:  plus pandas and zarr, installed in the background once the catalogue is queryable
-//          (template view, snippet, citation, selection csv).
+//   then the later stages, installed in the background one after the other once the
+//   catalogue is queryable (view: zarr, for the template view; full: pandas, for the
+//   snippet, citation and selection csv).
 // A call waits for its stage; "started" tells the page when it really begins, so the page's
 // time limit counts Python's work, not the wait for a download.
 /* global loadPyodide */
 "use strict";
 
 let api = null;
-let stages = null;   // {boot, core, full}: Promises
+let stages = null;   // stage name -> Promise of the runtime once that stage is there
 let groupOf = null;  // method -> stage name
 let catalogueArrived;
-let fullDone = false;
+const loaded = new Set();  // the later stages already installed
+let waiting = 0;           // calls waiting for a later stage (the stage line says so)
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
 
 function stage(name, detail) {
@@ -83,12 +85,12 @@ async function load(booted) {
   return answer.result;
 }
 
-// pandas and zarr: only once the catalogue answers, so they never compete with it for the
-// link or the CPU; bounded like the boot, with words for the calls that waited.
-async function full(config, booted, ready) {
-  const pyodide = await booted;
-  await ready;
-  const packages = required(config, "stagePackages").full;
+// The stages after "core" (zarr for the view, then pandas): only once the catalogue answers,
+// so they never compete with it for the link or the CPU, one after the other, each bounded
+// like the boot, with words for the calls that waited.
+async function later(config, name, previous) {
+  const pyodide = await previous;
+  const packages = required(config, "stagePackages")[name];
   let timer;
   const limit = new Promise((resolve, reject) => {
     timer = setTimeout(() => reject({ kind: "stopped", message:
@@ -102,8 +104,9 @@ async function full(config, booted, ready) {
     clearTimeout(timer);
   }
   if (errors.length) throw { kind: "unreachable", message: "The rest of Python could not be loaded: " + errors[0] };
-  fullDone = true;
-  milestone("full", wasmMemory(pyodide));
+  loaded.add(name);
+  milestone(name, wasmMemory(pyodide));
+  return pyodide;
 }
 
 function asError(error) {
@@ -112,12 +115,14 @@ function asError(error) {
 
 async function runCall(msg) {
   const name = groupOf.get(msg.method) || "core";  // unknown methods are refused by Python itself
-  const waitsForFull = name === "full";
   try {
-    const announce = waitsForFull && !fullDone;
-    if (announce) stage("full", "Loading the rest of Python…");
-    await stages[name];
-    if (announce) stage("ready", "");
+    const announce = !["boot", "core"].includes(name) && !loaded.has(name);
+    if (announce && waiting++ === 0) stage("later", "Loading the rest of Python…");
+    try {
+      await stages[name];
+    } finally {
+      if (announce && --waiting === 0) stage("ready", "");
+    }
     self.postMessage({ type: "started", id: msg.id });
     const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
     self.postMessage({ type: "result", id: msg.id, ...answer });
@@ -133,8 +138,13 @@ self.onmessage = async (event) => {
     groupOf = new Map(Object.entries(required(config, "methodGroups")).flatMap(([g, ms]) => ms.map((m) => [m, g])));
     const booted = boot(config);
     const ready = load(booted);
-    stages = { boot: booted, core: ready, full: full(config, booted, ready) };
-    stages.full.catch(() => {});  // reported to the calls that wait for it
+    stages = { boot: booted, core: ready };
+    let previous = ready.then(() => booted);
+    for (const name of Object.keys(config.methodGroups)) {
+      if (name === "boot" || name === "core") continue;
+      previous = stages[name] = later(config, name, previous);
+      previous.catch(() => {});  // reported to the calls that wait for it
+    }
     try {
       self.postMessage({ type: "ready", info: await ready });
     } catch (error) {

@@ -35,17 +35,6 @@ DETAIL_FIELDS = fmt.COLUMNS
 ROW_FIELDS = TABLE_COLUMNS + ("template_index", "best_channel_index")
 
 
-def _json_value(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value if value is None or isinstance(value, (int, str, bool)) else str(value)
-
-
 def _manifest_summary(manifest: dict | None) -> dict | None:
     """What the header shows of ``library.json``; a member of the wrong type is left out.
 
@@ -169,16 +158,12 @@ class TemplateBrowser:
                 for position, record in zip(page, self.columns.records(page, ROW_FIELDS))]
         return {"count": int(len(result)), "offset": offset, "rows": rows}
 
-    def _rows_for(self, template_ids):
-        indexed = self.table.set_index("template_id", drop=False)
-        missing = [t for t in template_ids if t not in indexed.index]
-        if missing:
-            raise KeyError(f"template {missing[0]} is not in this catalogue")
-        return indexed.loc[list(template_ids)]
-
     async def view(self, template_id: str) -> dict:
         """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""
-        row = self._rows_for([template_id]).iloc[0]
+        position = self.columns.row_of(template_id) if isinstance(template_id, str) else None
+        if position is None:
+            raise KeyError(f"template {template_id} is not in this catalogue")
+        row = self.columns.records([position], DETAIL_FIELDS)[0]
         key = (fmt.dataset_key(row["dataset"]), int(row["template_index"]))
         handle = await self.reader.dataset(key[0])
         template, positions = await asyncio.gather(self.reader.templates([key]), self.reader.positions(key[0]))
@@ -186,7 +171,7 @@ class TemplateBrowser:
             "template_id": template_id,
             "svg": template_view_svg(template[key], positions, handle.sampling_frequency, handle.nbefore,
                                      template_id),
-            "fields": [[c, _json_value(row[c])] for c in DETAIL_FIELDS if c in row.index],
+            "fields": [[c, row[c]] for c in DETAIL_FIELDS if c in row],
         }
 
     def snippet(self, template_ids) -> str:

@@ -11,9 +11,13 @@ so the worker never lists them itself):
     the runtime, numpy and this wheel: enough to draw thumbnails from template chunks;
 ``core``
     plus the catalogue as numpy columns (:mod:`column_table`): queries, sorting, paging;
+``view``
+    plus zarr (small), loaded in the background once the catalogue is queryable: the
+    template view, which reads the probe geometry with it;
 ``full``
-    plus pandas and zarr, loaded in the background once the catalogue is queryable: the
-    template view, the snippet, the citation and the selection's csv.
+    plus pandas, loaded right after: the snippet, the citation and the selection's csv.
+
+Stages after ``core`` load in the order written here.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from .zarr_reader import LibraryReader
 METHOD_GROUPS = {
     "boot": ("preview_rows",),
     "core": ("load", "query", "known_ids", "stats"),
-    "full": ("view", "snippet", "cite", "selection_csv", "basket_groups"),
+    "view": ("view",),
+    "full": ("snippet", "cite", "selection_csv", "basket_groups"),
 }
 #: The Pyodide packages each stage adds (the page's wheel comes with ``boot``).
-GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "full": ("pandas", "zarr")}
-METHODS = frozenset(METHOD_GROUPS["core"] + METHOD_GROUPS["full"])
+GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "view": ("zarr",), "full": ("pandas",)}
+METHODS = frozenset(m for group in ("core", "view", "full") for m in METHOD_GROUPS[group])
 #: Methods that need no catalogue (they run while it is still loading).
 EARLY_METHODS = frozenset(METHOD_GROUPS["boot"])
 _state: dict = {}
