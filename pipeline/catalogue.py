@@ -1,4 +1,5 @@
-"""The catalogue: every complete dataset -> ``templates.csv``, previews and ``library.json``.
+"""The catalogue: every complete dataset -> ``templates.csv``, previews, ``catalogue.htlc``
+and ``library.json``.
 
 One row per template, the live bucket's 12 columns in their order, then our additions
 (``template_id``, ``unit_id``). The waveform previews (``previews/*.bin``, one 64-byte row per
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -25,7 +27,10 @@ import zarr
 from tqdm import tqdm
 
 from templatelib import format as fmt
+from templatelib.catalogue import CatalogueError
 
+from .pack import MANIFEST_KEY as COMPACT_KEY
+from .pack import compact_catalogue
 from .previews import READ_BLOCK_UNITS, PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
 from .provenance import dataset_provenance
 from .storage import LibraryStorage
@@ -278,6 +283,11 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damage
         damaged.update(left_out)
     csv_bytes = catalogue_csv_bytes(table)
     previews = write_shards(storage, preview_rows)
+    try:
+        compact, compact_entry = compact_catalogue(csv_bytes)
+    except CatalogueError as error:  # the page cannot read this csv either; validate says why
+        print(f"warning: no {fmt.COMPACT_CATALOGUE_FILE}: {error}", file=sys.stderr)
+        compact = compact_entry = None
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "zarr_format": fmt.ZARR_FORMAT,
@@ -288,8 +298,14 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damage
         "previews": previews,
         "provenance": provenance,
     }
+    if compact is not None:
+        manifest[COMPACT_KEY] = compact_entry
     manifest_data = manifest_bytes(manifest)  # before any file is replaced: nothing half-written
     storage.write_bytes(fmt.CATALOGUE_FILE, csv_bytes)
+    if compact is not None:
+        storage.write_bytes(fmt.COMPACT_CATALOGUE_FILE, compact)
+    elif storage.exists(fmt.COMPACT_CATALOGUE_FILE):
+        storage.remove(fmt.COMPACT_CATALOGUE_FILE)  # it would describe another csv
     storage.write_bytes(fmt.MANIFEST_FILE, manifest_data)
     remove_stale_shards(storage, previous, previews)
     return manifest

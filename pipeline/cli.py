@@ -54,6 +54,23 @@ def _cmd_consolidate(args) -> int:
     return EXIT_FAILED if damaged else 0
 
 
+def _cmd_pack(args) -> int:
+    from templatelib.catalogue import CatalogueError
+
+    from .pack import pack
+
+    storage = existing_root(args.root)
+    if storage is None:
+        return missing_root(args.root)
+    try:
+        entry = pack(storage)
+    except CatalogueError as error:
+        return _error(error)
+    print(f"{fmt.COMPACT_CATALOGUE_FILE}: {entry['rows']} rows, {entry['bytes']} bytes "
+          f"(from {fmt.CATALOGUE_FILE}, sha256 {entry['templates_csv_sha256'][:12]}...)")
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from .validate import validate_library
 
@@ -91,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", metavar="ROOT")
     add_bucket(p)
     p.set_defaults(func=_cmd_consolidate)
+
+    p = sub.add_parser("pack", help="rewrite catalogue.htlc (the compact catalogue) from templates.csv alone "
+                                     "and record it in library.json")
+    p.add_argument("root", metavar="ROOT")
+    p.set_defaults(func=_cmd_pack)
 
     p = sub.add_parser("validate", help="check every dataset and the catalogue against the format; exit 1 on problems")
     p.add_argument("root", metavar="ROOT")

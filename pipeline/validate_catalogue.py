@@ -17,8 +17,10 @@ import pandas as pd
 from jsonschema import Draft202012Validator
 
 from templatelib import format as fmt
+from templatelib.catalogue import CatalogueError, read_catalogue_csv
 from templatelib.library_schema import LIBRARY_SCHEMA
 
+from .pack import compact_problems
 from .previews import preview_problems
 
 #: A live catalogue is ~1 MB for ~5000 templates; 512 MiB is ~2.5 million rows.
@@ -138,6 +140,11 @@ def catalogue_problems(storage, facts: dict) -> list[str]:
         return [f"{fmt.CATALOGUE_FILE}: {size} bytes, more than the {MAX_CATALOGUE_BYTES} the validator reads"]
     raw = storage.read_bytes(fmt.CATALOGUE_FILE)
     table, problems = _read_table(raw)
+    if table is not None:
+        try:  # THE definition of a valid catalogue, the one the page applies
+            read_catalogue_csv(raw)
+        except CatalogueError as error:
+            problems.append(str(error))
     if table is None:
         return problems + manifest_problems(storage, None, None)
     numbers, usable = number_problems(table)
@@ -199,4 +206,4 @@ def manifest_problems(storage, csv_bytes: bytes | None, rows: int | None, templa
         problems.append(f"{name}: templates_csv_sha256 does not match {fmt.CATALOGUE_FILE}")
     if template_ids is not None:
         problems += preview_problems(storage, manifest, template_ids)
-    return problems
+    return problems + compact_problems(storage, manifest, csv_bytes)

@@ -110,6 +110,10 @@ def test_more_rows_than_the_page_holds_is_said_before_anything_is_fetched(librar
 
 
 def test_a_live_library_without_a_compact_catalogue_reads_the_csv(library):
+    manifest = json.loads((library / fmt.MANIFEST_FILE).read_text())
+    manifest.pop(fmt.COMPACT_MANIFEST_KEY, None)
+    (library / fmt.MANIFEST_FILE).write_text(json.dumps(manifest))
+    (library / fmt.COMPACT_CATALOGUE_FILE).unlink(missing_ok=True)
     browser, info, paths = load(library)
     assert info["catalogue_note"] is None and "/" + fmt.CATALOGUE_FILE in paths
     assert info["count"] == len(read_catalogue_csv((library / fmt.CATALOGUE_FILE).read_bytes()))

@@ -18,7 +18,7 @@ def _run(*args):
 
 def test_help_lists_commands():
     out = _run("--help").stdout
-    for command in ("synthetic", "consolidate", "validate", "nwb", "ibl", "npultra", "prune", "delete", "restore-noise"):
+    for command in ("synthetic", "consolidate", "pack", "validate", "nwb", "ibl", "npultra", "prune", "delete", "restore-noise"):
         assert command in out
 
 
@@ -28,6 +28,14 @@ def test_synthetic_builds_a_valid_library(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wrote 2 datasets, 6 templates" in result.stdout
     assert _run("validate", str(root)).returncode == 0
+    assert (root / "catalogue.htlc").is_file()  # the compact catalogue comes with every consolidate
+
+
+def test_pack_without_a_catalogue_is_one_line(tmp_path):
+    (tmp_path / "lib").mkdir()
+    result = _run("pack", str(tmp_path / "lib"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: templates.csv: missing (run 'python -m pipeline consolidate')"
 
 
 def test_non_empty_root_is_refused_and_untouched(tmp_path):
@@ -124,7 +132,7 @@ def test_a_missing_root_is_the_same_exit_code_everywhere(tmp_path):
     from pipeline.cli_common import EXIT_BAD_ROOT
 
     missing = str(tmp_path / "nowhere")
-    for command in (["consolidate", missing], ["prune", missing], ["delete", "x", missing],
+    for command in (["consolidate", missing], ["pack", missing], ["prune", missing], ["delete", "x", missing],
                     ["restore-noise", missing, "x", "--from-npy", "n.npy"]):
         result = _run(*command)
         assert result.returncode == EXIT_BAD_ROOT, (command, result.stderr)

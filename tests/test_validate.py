@@ -102,11 +102,31 @@ def test_complete_dataset_missing_from_csv(fresh_library):
     assert any(p.startswith(f"{key}: complete but not in templates.csv") for p in validate_library(fresh_library))
 
 
+def _drop_compact(storage):
+    """Make it a live-format library: no catalogue.htlc (which a rewritten csv would contradict)."""
+    manifest = json.loads(storage.read_bytes("library.json"))
+    manifest.pop("catalogue_compact")
+    storage.write_bytes("library.json", json.dumps(manifest).encode())
+    storage.remove("catalogue.htlc")
+
+
 def test_live_twelve_column_csv_is_accepted(fresh_library):
     table = _csv(fresh_library).iloc[:, :12]
     _write_csv(fresh_library, table)
     problems = validate_library(fresh_library)
-    assert problems == ["library.json: templates_csv_sha256 does not match templates.csv"]
+    # the compact catalogue derives from the previous csv: named, then gone for a live library
+    assert problems[0] == "library.json: templates_csv_sha256 does not match templates.csv"
+    assert all(p.startswith("catalogue.htlc: ") for p in problems[1:]) and len(problems) == 3
+    _drop_compact(fresh_library)
+    assert validate_library(fresh_library) == ["library.json: templates_csv_sha256 does not match templates.csv"]
+
+
+def test_refused_by_the_page_reader_is_a_problem(fresh_library):
+    """pandas pads a ragged row; the one definition of a valid catalogue refuses it."""
+    raw = fresh_library.read_bytes("templates.csv")
+    fresh_library.write_bytes("templates.csv", raw + b"x,y\n")
+    problems = validate_library(fresh_library)
+    assert any(p.startswith("templates.csv line ") and "cells, the header has" in p for p in problems), problems
 
 
 def test_corrupt_zmetadata_is_reported_not_raised(fresh_library):
@@ -421,6 +441,7 @@ def test_nan_noise_is_allowed(fresh_library):
     table["noise_level_uv"] = np.nan
     table["signal_to_noise_ratio"] = np.nan
     _write_csv(fresh_library, table)
+    _drop_compact(fresh_library)  # it describes the previous csv
     assert validate_library(fresh_library) == ["library.json: templates_csv_sha256 does not match templates.csv"]
 
 

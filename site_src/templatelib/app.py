@@ -13,7 +13,6 @@ rows, built on first use once the worker has installed pandas in the background.
 from __future__ import annotations
 
 import asyncio
-import math
 
 import numpy as np
 

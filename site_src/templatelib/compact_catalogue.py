@@ -178,6 +178,8 @@ def read_header(data: bytes) -> tuple[dict, int]:
     try:
         header = json.loads(bytes(data[len(magic) + 4: len(magic) + 4 + length]).decode("utf-8"),
                             parse_constant=lambda name: _fail(f"header holds {name}, not JSON"))
+    except CatalogueError:
+        raise
     except (ValueError, RecursionError) as error:
         _fail(f"header is not JSON ({type(error).__name__})")
     if not isinstance(header, dict) or header.get("format") != "htlc":

@@ -24,6 +24,22 @@ DATASET_SCHEMA = {
     },
 }
 
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$", "minLength": 64, "maxLength": 64}
+
+#: ``catalogue_compact``: the compact catalogue (optional; docs/format.md).
+COMPACT_SCHEMA = {
+    "type": "object",
+    "required": ["file", "format_version", "sha256", "bytes", "rows", "templates_csv_sha256"],
+    "properties": {
+        "file": {"const": "catalogue.htlc"},
+        "format_version": {"type": "integer"},
+        "sha256": _SHA256,
+        "bytes": _NON_NEGATIVE_INT,
+        "rows": _NON_NEGATIVE_INT,
+        "templates_csv_sha256": _SHA256,
+    },
+}
+
 LIBRARY_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "library.json",
@@ -44,6 +60,7 @@ LIBRARY_SCHEMA = {
         "templates_csv_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "minLength": 64, "maxLength": 64},
         "template_count": _NON_NEGATIVE_INT,
         "datasets": {"type": "object", "additionalProperties": DATASET_SCHEMA},
+        "catalogue_compact": COMPACT_SCHEMA,
     },
     # previews, provenance and later additions are not ours to check here
     "additionalProperties": True,
