@@ -111,6 +111,7 @@
   if (client) client.start();
   const call = (method, args) => client.call(method, args);
   let restarted = false;  // a fresh worker after a stopped call: never re-run what was stopped
+  let queryAfterRestart = false;  // the visitor asked for a query while Python restarted
   let shown = state;      // the order and page the table shows (the defaults after a restart)
 
   const STAGES = { runtime: "Starting Python…", catalogue: "Reading catalogue…", later: "Loading the rest of Python…" };
@@ -351,8 +352,11 @@
     info = libraryInfo;
     setStage("Ready", "ready");
     if (restarted) {
-      // Keep the query text, selection, sort and page; show the default results, re-run nothing.
-      runQuery(false, true);
+      // Keep the query text, selection, sort and page; show the default results, re-run nothing
+      // but what the visitor asked for while Python restarted.
+      const asked = queryAfterRestart;
+      queryAfterRestart = false;
+      runQuery(asked, !asked);
       refreshBasket();
       return;
     }
@@ -443,7 +447,14 @@
   }
 
   async function runQuery(userAction, defaults) {
-    if (!info) return;
+    if (!info) {
+      // Python is restarting: the visitor's query waits for it, and the page says so.
+      if (restarted && userAction) {
+        queryAfterRestart = true;
+        $("count").textContent = "Restarting Python… your query runs once it is back";
+      }
+      return;
+    }
     const token = ++renderToken;
     $("query-error").textContent = "";
     const ask = defaults ? { expression: "", sort_by: null, descending: false, offset: 0 }
