@@ -94,6 +94,8 @@ class TemplateBrowser:
         self._manifest_missing = manifest_missing
         self._result = None
         self._result_key = None
+        self._download = None
+        self._download_count = 0
 
     async def _catalogue(self) -> bytes:
         if self._catalogue_bytes is not None:
@@ -193,6 +195,49 @@ class TemplateBrowser:
         """The IDs still present in this catalogue (a shared basket may outlive some)."""
         present = set(self.table["template_id"])
         return [t for t in template_ids if t in present]
+
+    async def download_plan(self, template_ids) -> dict:
+        """Plan a download of the selection (see :mod:`download`): ``{"job", "templates",
+        "fetch_bytes", "confirm", "files": [{"name", "probe", "templates"}]}``.
+
+        Reads only metadata and probe positions; a selection too large is refused in words. A new
+        plan replaces the previous one (one download at a time).
+        """
+        from .download import plan
+
+        self._download = None
+        job = await plan(self.reader, self.table, list(template_ids), self.manifest)
+        self._download_count += 1
+        self._download = (self._download_count, job)
+        return {"job": self._download_count, **job.summary()}
+
+    def _job(self, job):
+        if self._download is None or self._download[0] != job:
+            raise ValueError("this download was replaced or cancelled; start it again")
+        return self._download[1]
+
+    async def download_step(self, job: int) -> dict:
+        """Fetch the next templates of download ``job``: ``{"done", "total", "complete"}``."""
+        try:
+            return await self._job(job).step()
+        except BaseException:
+            self._download = None  # a failed download is never offered, even in part
+            raise
+
+    def download_file(self, job: int, index: int) -> dict:
+        """File ``index`` of a complete download: ``{"name", "bytes_b64", "bytes", "templates", "probe"}``."""
+        from .download import encode_file
+
+        return encode_file(self._job(job), index)
+
+    async def download_templates(self, template_ids) -> dict:
+        """The whole download in one call: ``{"files": [...], "bytes": total}`` (what the page
+        assembles from :meth:`download_plan`, :meth:`download_step` and :meth:`download_file`)."""
+        job = (await self.download_plan(template_ids))["job"]
+        while not (await self.download_step(job))["complete"]:
+            pass
+        files = [self.download_file(job, k) for k in range(len(self._job(job).files))]
+        return {"files": files, "bytes": sum(f["bytes"] for f in files)}
 
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}

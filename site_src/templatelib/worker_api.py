@@ -11,7 +11,7 @@ import json
 from .zarr_reader import LibraryReader
 
 METHODS = frozenset({"load", "query", "view", "snippet", "selection_csv", "known_ids", "stats", "cite",
-                     "basket_groups"})
+                     "basket_groups", "download_plan", "download_step", "download_file"})
 #: Methods that need no pandas (they run while pandas is still loading).
 EARLY_METHODS = frozenset({"preview_rows"})
 _state: dict = {}
