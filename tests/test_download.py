@@ -53,7 +53,8 @@ def save(files, folder):
     return paths
 
 
-def test_files_open_in_spikeinterface_and_match_the_library(served, small_library, tmp_path):
+def test_files_open_in_spikeinterface_and_match_the_library(served, small_library, tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "FILE_PART_BYTES", 1024 * 1024)  # each file comes in several parts
     browser = loaded(served.url)
     table = browser.table.set_index("template_id", drop=False)
     ids = mixed_selection(browser.table)
@@ -88,6 +89,10 @@ def test_files_open_in_spikeinterface_and_match_the_library(served, small_librar
             assert dataset in attrs["provenance"] and dataset in attrs["citation"]
         assert [str(u) for u in attrs["dataset_unit_ids"]] == [str(table.loc[t, "unit_id"]) for t in unit_ids]
     assert sorted(seen) == sorted(ids)
+    job = browser._download[0]
+    assert browser.download_file(job, 0)["next_offset"] == 1024 * 1024
+    with pytest.raises(ValueError, match="there is no byte"):
+        browser.download_file(job, 0, 10**9)
 
 
 def opened_attrs(path):

@@ -162,11 +162,18 @@
         }
         const files = [];
         for (let k = 0; k < plan.files.length; k++) {
-          status.textContent = "Writing file " + (k + 1) + " of " + plan.files.length + "…";
-          files.push(await call("download_file", { job: plan.job, index: k }));
+          const parts = [];
+          let part = { next_offset: 0 };
+          while (part.next_offset !== null) {
+            status.textContent = "Writing file " + (k + 1) + " of " + plan.files.length + "…" +
+              (part.bytes ? " " + mb(part.next_offset) + " of " + mb(part.bytes) : "");
+            part = await call("download_file", { job: plan.job, index: k, offset: part.next_offset });
+            parts.push(bytesOf(part.bytes_b64));
+          }
+          files.push({ ...part, blob: new Blob(parts, { type: "application/zip" }) });
         }
         for (const file of files) {
-          const url = URL.createObjectURL(new Blob([bytesOf(file.bytes_b64)], { type: "application/zip" }));
+          const url = URL.createObjectURL(file.blob);
           fileUrls.push(url);
           const a = document.createElement("a");
           a.href = url; a.download = file.name;

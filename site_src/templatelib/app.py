@@ -8,6 +8,7 @@ SVG that :mod:`plots_svg` escaped.
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 
 import numpy as np
@@ -224,11 +225,12 @@ class TemplateBrowser:
             self._download = None  # a failed download is never offered, even in part
             raise
 
-    def download_file(self, job: int, index: int) -> dict:
-        """File ``index`` of a complete download: ``{"name", "bytes_b64", "bytes", "templates", "probe"}``."""
+    def download_file(self, job: int, index: int, offset: int = 0) -> dict:
+        """A part of file ``index`` of a complete download: ``{"name", "bytes", "templates", "probe",
+        "offset", "next_offset", "bytes_b64"}`` (the page asks again from ``next_offset`` until None)."""
         from .download import encode_file
 
-        return encode_file(self._job(job), index)
+        return encode_file(self._job(job), index, offset)
 
     async def download_templates(self, template_ids) -> dict:
         """The whole download in one call: ``{"files": [...], "bytes": total}`` (what the page
@@ -236,7 +238,16 @@ class TemplateBrowser:
         job = (await self.download_plan(template_ids))["job"]
         while not (await self.download_step(job))["complete"]:
             pass
-        files = [self.download_file(job, k) for k in range(len(self._job(job).files))]
+        files = []
+        for k in range(len(self._job(job).files)):
+            part = self.download_file(job, k)
+            pieces = [part["bytes_b64"]]
+            while part["next_offset"] is not None:
+                part = self.download_file(job, k, part["next_offset"])
+                pieces.append(part["bytes_b64"])
+            data = b"".join(base64.b64decode(p) for p in pieces)
+            files.append({"name": part["name"], "probe": part["probe"], "templates": part["templates"],
+                          "bytes": len(data), "bytes_b64": base64.b64encode(data).decode("ascii")})
         return {"files": files, "bytes": sum(f["bytes"] for f in files)}
 
     def stats(self) -> dict:

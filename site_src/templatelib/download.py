@@ -34,6 +34,7 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,9 @@ CONFIRM_BYTES = 32 * 1024 * 1024
 #: Bytes of decoded templates one step fetches (~22 Neuropixels templates): one step stays
 #: well inside the page's per-call time limit.
 STEP_BYTES = 8 * 1024 * 1024
+#: Bytes of a file one call hands to the page (as base64): a 150 MB file takes ~20 calls, each
+#: far inside the per-call time limit.
+FILE_PART_BYTES = 4 * 1024 * 1024
 #: Small arrays copied whole (probe arrays, channel_ids, unit_ids): chunk and size bounds.
 MAX_SMALL_ARRAY_CHUNKS = 16
 MAX_SMALL_ARRAY_BYTES = 16 * 1024 * 1024
@@ -157,7 +161,7 @@ class DownloadFile:
     first_dataset: str
     # (dataset_key, template_index, template_id, unit_id or None), in selection order
     entries: list = field(default_factory=list)
-    store: dict = field(default_factory=dict)
+    store: ZipWriteStore = field(default_factory=lambda: ZipWriteStore())
     array: object = None
 
 
@@ -178,6 +182,7 @@ class DownloadJob:
         self.done = 0
         self._order = [(f, k) for f in files for k in range(len(f.entries))]
         self._prepared = False
+        self._zips: dict = {}
 
     @property
     def complete(self) -> bool:
@@ -272,13 +277,21 @@ class DownloadJob:
         return {"done": self.done, "total": self.total, "complete": self.complete}
 
     def file(self, index: int) -> bytes:
-        """File ``index`` as the bytes of a zip; refused until every template is in."""
+        """File ``index`` as the bytes of a zip; refused until every template is in.
+
+        Every key went into the zip as it was written; this writes the zip's directory.
+        """
         if not self.complete:
             raise ValueError(f"the download is not complete ({self.done} of {self.total} templates); "
                              "no file is offered half-made")
-        if not 0 <= int(index) < len(self.files):
+        index = int(index)
+        if not 0 <= index < len(self.files):
             raise ValueError(f"this download has {len(self.files)} file(s); there is no file {index}")
-        return zip_store(self.files[int(index)].store)
+        if index not in self._zips:
+            file = self.files[index]
+            self._zips[index] = file.store.close()
+            file.array = None
+        return self._zips[index]
 
 
 def _compressor():
@@ -287,19 +300,60 @@ def _compressor():
     return Zlib(level=OUTPUT_ZLIB_LEVEL)
 
 
-def zip_store(store: dict) -> bytes:
-    """A zarr store (key -> bytes) as an uncompressed zip (its chunks are compressed already).
+class ZipWriteStore(MutableMapping):
+    """A write-once zarr store that puts every key straight into an uncompressed zip in memory.
 
-    Each key is written once, in sorted order, with a fixed date, so the same selection gives
-    the same bytes.
+    Chunks are compressed already, so the zip stores them as they are (``ZIP_STORED``), and no
+    step copies the whole file: each template chunk is appended when its step writes it, and
+    :meth:`close` only adds the zip's directory. A key written twice is refused (a zip would
+    keep both copies). Metadata keys (``.zarray``, ``.zgroup``, ``.zattrs``) stay readable,
+    as zarr reads them back; chunks are not kept outside the zip.
     """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for key in sorted(store):
-            info = zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, bytes(store[key]))
-    return buffer.getvalue()
+
+    def __init__(self):
+        self._buffer = io.BytesIO()
+        self._zip = zipfile.ZipFile(self._buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self._names: list = []
+        self._metadata: dict = {}
+
+    def __setitem__(self, key, value):
+        if key in self._metadata or key in self._names:
+            raise ValueError(f"{key} written twice into a download")
+        value = bytes(value)
+        info = zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0))  # a fixed date: same selection, same bytes
+        info.external_attr = 0o644 << 16
+        self._zip.writestr(info, value)
+        self._names.append(key)
+        if key.rsplit("/", 1)[-1].startswith(".z"):
+            self._metadata[key] = value
+
+    def __getitem__(self, key):
+        return self._metadata[key]
+
+    def __contains__(self, key):
+        return key in self._names
+
+    def __delitem__(self, key):
+        raise ValueError(f"{key}: a download is written once")
+
+    def __iter__(self):
+        return iter(list(self._names))
+
+    def __len__(self):
+        return len(self._names)
+
+    def __del__(self):
+        # An abandoned download (failed or replaced): close the zip while its buffer is still
+        # open, or the zip's own finaliser writes into a closed buffer during garbage collection.
+        if self._buffer is not None:
+            self._zip.close()
+            self._buffer = None
+
+    def close(self) -> bytes:
+        """The finished zip's bytes (the store takes no more keys)."""
+        self._zip.close()
+        data, self._buffer, self._metadata = self._buffer.getvalue(), None, {}
+        return data
 
 
 async def plan(reader: LibraryReader, table, template_ids, manifest=None) -> DownloadJob:
@@ -368,9 +422,16 @@ def _small_bytes(handle) -> int:
     return total
 
 
-def encode_file(job: DownloadJob, index: int) -> dict:
-    """File ``index`` for the worker's JSON answer: name, base64 bytes, probe, template count."""
+def encode_file(job: DownloadJob, index: int, offset: int = 0) -> dict:
+    """Part of file ``index`` for the worker's JSON answer: at most :data:`FILE_PART_BYTES` from
+    ``offset``, base64, with the file's name, size, probe and template count; ``next_offset`` is
+    None after the last part."""
     data = job.file(index)
     file = job.files[int(index)]
+    offset = int(offset)
+    if not 0 <= offset <= len(data):
+        raise ValueError(f"{file.name} has {len(data)} bytes; there is no byte {offset}")
+    end = min(offset + FILE_PART_BYTES, len(data))
     return {"name": file.name, "probe": file.probe, "templates": len(file.entries), "bytes": len(data),
-            "bytes_b64": base64.b64encode(data).decode("ascii")}
+            "offset": offset, "next_offset": end if end < len(data) else None,
+            "bytes_b64": base64.b64encode(data[offset:end]).decode("ascii")}
