@@ -200,3 +200,24 @@ def test_a_stale_catalogue_is_named(tmp_path):
         plan = run(browser.download_plan([browser.table.loc[0, "template_id"]]))
         with pytest.raises(DataError, match="catalogue says unit 999.*stale catalogue"):
             run(browser.download_step(plan["job"]))
+
+
+@pytest.mark.parametrize("damage, words", [
+    ({"chunks": [1]}, "384 chunks; at most 16 are read"),
+    ({"shape": [10**9], "chunks": [10**9]}, "more than 16777216 bytes"),
+    ({"dtype": "|O", "filters": [{"id": "vlen-utf8"}]}, "vlen-utf8'}] are not supported"),
+])
+def test_a_hostile_probe_array_is_refused_in_words(tmp_path, damage, words):
+    library = build_library(tmp_path / "lib", datasets=1, units=2, seed=6, compressor="zlib")
+    with start_data_server(library.path) as server:
+        browser = loaded(server.url)
+        path = tmp_path / "lib" / fmt.dataset_key(browser.table.loc[0, "dataset"]) / fmt.CONSOLIDATED_KEY
+        consolidated = json.loads(path.read_text())
+        consolidated["metadata"]["probe/contact_shapes/.zarray"].update(damage)
+        path.write_text(json.dumps(consolidated))
+        plan = run(browser.download_plan(list(browser.table["template_id"])))
+        with pytest.raises(DataError, match="probe/contact_shapes") as caught:
+            run(browser.download_step(plan["job"]))
+        assert words in str(caught.value)
+        with pytest.raises(ValueError, match="replaced or cancelled"):
+            browser.download_file(plan["job"], 0)
