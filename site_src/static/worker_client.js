@@ -21,6 +21,7 @@
     if (method === "view") return ["Opening template " + args.template_id, "Its data did not arrive in time; try it again later."];
     if (method === "preview_rows") return ["Drawing the waveforms", "Try another page or query."];
     if (["known_ids", "snippet", "selection_csv"].includes(method)) return ["Updating the selection", "Try again."];
+    if (method.startsWith("download_")) return ["Preparing the templates' download", "Try again, or select fewer templates."];
     return ["The " + method + " call", "Try again."];
   }
 

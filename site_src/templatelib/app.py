@@ -13,6 +13,7 @@ rows, built on first use once the worker has installed pandas in the background.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import numpy as np
 
@@ -91,6 +92,8 @@ class TemplateBrowser:
         self._manifest_missing = manifest_missing
         self._result = None
         self._result_key = None
+        self._download = None
+        self._download_count = 0
 
     async def _manifest(self) -> dict | None:
         if self._manifest_bytes is not None:
@@ -194,6 +197,59 @@ class TemplateBrowser:
     def known_ids(self, template_ids) -> list[str]:
         """The IDs still present in this catalogue (a shared basket may outlive some)."""
         return [t for t in template_ids if isinstance(t, str) and self.columns.row_of(t) is not None]
+
+    async def download_plan(self, template_ids) -> dict:
+        """Plan a download of the selection (see :mod:`download`): ``{"job", "templates",
+        "fetch_bytes", "confirm", "files": [{"name", "probe", "templates"}]}``.
+
+        Reads only metadata and probe positions; a selection too large is refused in words. A new
+        plan replaces the previous one (one download at a time).
+        """
+        from .download import plan
+
+        self._download = None
+        job = await plan(self.reader, self.table, list(template_ids), self.manifest)
+        self._download_count += 1
+        self._download = (self._download_count, job)
+        return {"job": self._download_count, **job.summary()}
+
+    def _job(self, job):
+        if self._download is None or self._download[0] != job:
+            raise ValueError("this download was replaced or cancelled; start it again")
+        return self._download[1]
+
+    async def download_step(self, job: int) -> dict:
+        """Fetch the next templates of download ``job``: ``{"done", "total", "complete"}``."""
+        try:
+            return await self._job(job).step()
+        except BaseException:
+            self._download = None  # a failed download is never offered, even in part
+            raise
+
+    def download_file(self, job: int, index: int, offset: int = 0) -> dict:
+        """A part of file ``index`` of a complete download: ``{"name", "bytes", "templates", "probe",
+        "offset", "next_offset", "bytes_b64"}`` (the page asks again from ``next_offset`` until None)."""
+        from .download import encode_file
+
+        return encode_file(self._job(job), index, offset)
+
+    async def download_templates(self, template_ids) -> dict:
+        """The whole download in one call: ``{"files": [...], "bytes": total}`` (what the page
+        assembles from :meth:`download_plan`, :meth:`download_step` and :meth:`download_file`)."""
+        job = (await self.download_plan(template_ids))["job"]
+        while not (await self.download_step(job))["complete"]:
+            pass
+        files = []
+        for k in range(len(self._job(job).files)):
+            part = self.download_file(job, k)
+            pieces = [part["bytes_b64"]]
+            while part["next_offset"] is not None:
+                part = self.download_file(job, k, part["next_offset"])
+                pieces.append(part["bytes_b64"])
+            data = b"".join(base64.b64decode(p) for p in pieces)
+            files.append({"name": part["name"], "probe": part["probe"], "templates": part["templates"],
+                          "bytes": len(data), "bytes_b64": base64.b64encode(data).decode("ascii")})
+        return {"files": files, "bytes": sum(f["bytes"] for f in files)}
 
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}

@@ -30,7 +30,8 @@ METHOD_GROUPS = {
     "boot": ("preview_rows",),
     "core": ("load", "query", "known_ids", "stats"),
     "view": ("view",),
-    "full": ("snippet", "cite", "selection_csv", "basket_groups"),
+    "full": ("snippet", "cite", "selection_csv", "basket_groups", "download_plan", "download_step",
+             "download_file"),
 }
 #: The Pyodide packages each stage adds (the page's wheel comes with ``boot``).
 GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "view": ("zarr",), "full": ("pandas",)}
