@@ -215,7 +215,8 @@ def test_selection_snippet_runs_in_selection_order_and_survives_reload(page, sit
     wait_ready(page)
     expect(page.get_by_label("Query")).to_have_value(f"template_id == '{earlier['template_id']}'")
     expect(page.get_by_label(f"Select {earlier['template_id']}")).to_be_checked()
-    expect(page.get_by_role("region", name="Selection")).to_contain_text(later["template_id"])
+    # The selection is redrawn once pandas (the full stage) has loaded in the background.
+    expect(page.get_by_role("region", name="Selection")).to_contain_text(later["template_id"], timeout=60_000)
     expect(page.get_by_role("region", name="Python snippet")).to_contain_text(later["template_id"])
 
 

@@ -265,19 +265,18 @@
   }
 
   async function paintEarlyRows(rows, reader) {
-    // A live csv has no template_id: its rows get the format's fallback IDs, as in Python.
+    // A live csv has no template_id: its rows get the format's fallback IDs, as in Python. IDs
+    // of another form are Python's to show: nothing is painted early for them.
     if (!rows.length || info || !(await HTL.addFallbackIds(reader))) return;
-    const hasIds = rows.every((r) => typeof r.template_id === "string" && /^[0-9a-f]{16}$/.test(r.template_id));
+    if (!rows.every((r) => /^[0-9a-f]{16}$/.test(r.template_id))) return;
     const earlyToken = renderToken;
-    if (hasIds) {
-      renderRows(rows);
-      $("count").textContent = "Showing the first rows · queries start once Python has loaded";
-    }
+    renderRows(rows);
+    $("count").textContent = "Showing the first rows · queries start once Python has loaded";
     const store = await previewsReady;
     if (info || renderToken !== earlyToken) return;
-    const found = hasIds ? await store.lookup(rows) : new Map();
+    const found = await store.lookup(rows);
     if (info || renderToken !== earlyToken) return;
-    if (hasIds && found.size === rows.length) {
+    if (found.size === rows.length) {
       drawThumbnails(found);
       return;
     }
@@ -287,11 +286,6 @@
       earlyChunks = call("preview_rows", { rows: rows.map(previewRequest) });
       const answer = await earlyChunks;
       if (info || renderToken !== earlyToken) return;
-      if (!hasIds) {
-        rows.forEach((r, k) => { r.template_id = answer[k].template_id; });
-        renderRows(rows);
-        $("count").textContent = "Showing the first rows · queries start once Python has loaded";
-      }
       drawChunkPreviews(answer);
     } catch (error) {
       // The full load that follows reports problems in words.
