@@ -82,6 +82,7 @@ from .recipe import (  # noqa: F401
     compute_templates,
     noise_margin_ms,
     preprocess,
+    sample_quantum_uv,
     template_ms,
 )
 from .summary import NwbResult
@@ -439,7 +440,7 @@ def _extract(recording, selection: _Selection, options: NwbOptions):
         sorting = NumpySorting.from_unit_dict([selection.frames], recording.sampling_frequency)
         templates_array = compute_templates(processed, sorting, options.job_kwargs())
         noise = channel_noise_levels(preprocess(windowed, noise_margin_ms(options.highpass_margin_ms)),
-                                     progress=options.progress)
+                                     progress=options.progress, quantum_uv=sample_quantum_uv(windowed))
     unit_ids = np.asarray(sorting.unit_ids)
     best = np.argmax(np.ptp(templates_array, axis=1), axis=1)
     areas = unit_brain_areas(selection.table, unit_ids, best, recording.get_property("brain_area"))
@@ -519,5 +520,6 @@ def noise_levels_from_nwb(path_or_url, minutes: float = DEFAULT_MINUTES, electri
         series_path = choose_series(electrical_series_paths(handle), electrical_series, str(path_or_url))
     recording = open_recording(path_or_url, series_path)
     window = last_minutes(recording.get_num_samples(), recording.sampling_frequency, minutes, series_path)
-    return channel_noise_levels(preprocess(recording.frame_slice(window.start, window.stop),
-                                           noise_margin_ms(highpass_margin_ms)), progress=progress)
+    windowed = recording.frame_slice(window.start, window.stop)
+    return channel_noise_levels(preprocess(windowed, noise_margin_ms(highpass_margin_ms)), progress=progress,
+                                quantum_uv=sample_quantum_uv(windowed))
