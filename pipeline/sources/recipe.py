@@ -42,13 +42,14 @@ NOISE_SLICES = {"num_chunks_per_segment": 20, "chunk_size": 10_000, "chunk_durat
 #: (the filter's edge transient is not locked to spikes and averages out) but not for noise: the
 #: transient starts from the samples at the margin's outer edge, and next to a large unit that
 #: is often a spike. The step response of the 1 Hz Butterworth (order 5) keeps 21 % of a step
-#: 0.5 s later, 1.6 % at 2 s, 0.2 % at 3 s, so on a dense probe with 140-280 uV units the mean
+#: 0.5 s later, 1.6 % at 2 s, 0.2 % at 3 s, so on a dense probe with 115-285 uV units the mean
 #: noise level was 5.92 uV with 500 ms, 5.657 with 2 s and 5.656 with 5 s (spikeinterface's
 #: automatic margin for 1 Hz). 2 s filters 4.3 s per 0.33 s chunk: ~87 s of traces per session
 #: instead of 27 s (5 s: 207 s), less where chunks are close (:func:`_merged_reads`).
 NOISE_HIGHPASS_MARGIN_MS = 2000.0
-#: Longest read of the noise estimate (10 s: 150 MB of float32 for 384 channels at 30 kHz).
-NOISE_READ_LIMIT_SAMPLES = 300_000
+#: Longest merged read of the noise estimate, margins apart: 5 s, as a chunk of the templates
+#: (384 channels at 30 kHz: ~0.5 GB as float64 inside the filter).
+NOISE_READ_LIMIT_SAMPLES = 150_000
 #: MAD of a Gaussian over its standard deviation.
 MAD_TO_SD = 0.6744897501960817
 
