@@ -107,7 +107,7 @@ def _cmd_restore_noise(args) -> int:
             levels = np.load(args.from_npy)
         else:
             levels = noise_levels_from_nwb(args.from_nwb, minutes=args.minutes, electrical_series=args.series,
-                                           n_jobs=args.n_jobs, progress=not args.quiet)
+                                           progress=not args.quiet)
         plan = plan_noise(storage, key, levels)
     except (MaintenanceError, SourceError, OSError, ValueError) as error:
         return _error(str(error))
@@ -159,7 +159,6 @@ def add_commands(subparsers) -> None:
     source.add_argument("--from-npy", metavar="FILE", help="a .npy of per-channel noise levels in uV")
     p.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help="window at the end of the recording")
     p.add_argument("--series", help="ElectricalSeries name, when the file has several raw ones")
-    p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     common(p)
     p.set_defaults(func=_cmd_restore_noise)

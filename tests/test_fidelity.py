@@ -8,10 +8,10 @@ on its last minute with ``label == 1``: one unit is labelled 0 and one fires too
 under the 50-spike minimum), so eight templates must come out, each matching its ground truth.
 
 The ground truth is compared as injected, in uV. The 1 Hz highpass does not change an 8 ms
-template measurably; the global median reference does, a little, on a small probe: a unit
-covers a sixth of the channels, which biases the median towards its own waveform (-1 to -3 %
-amplitude on 64 channels, -5 % on 48, under -2 % on 96, less still on 384). Without the
-reference the same run gives a worst cosine of 0.998 and a worst amplitude error of 0.4 %.
+template measurably. On 64 channels a unit covers a sixth of the probe, so the reference is
+the median of the channels outside its footprint (``pipeline.sources.reference``): worst
+cosine 0.998, worst amplitude error 0.3 %; the former global median biased the median towards
+the unit (0.9968 and -2.8 %).
 
 The fidelity tests share one ~20 s conversion and are marked slow.
 """
@@ -105,7 +105,7 @@ def test_layout_best_channels_areas_and_noise(fidelity):
                      for u in group["unit_ids"][:]]
     assert group["best_channel_index"][:].tolist() == expected_best
     assert group["brain_area"][:].tolist() == [truth.channel_areas[b] for b in expected_best]
-    # White noise plus int16 quantisation; the median reference adds ~2 %.
+    # White noise plus int16 quantisation; the median of 40-48 reference channels adds ~2 %.
     expected_noise = np.sqrt(truth.noise_uv ** 2 + GAIN_UV ** 2 / 12)
     noise = group["channel_noise_levels"][:]
     assert np.all(np.abs(noise / expected_noise - 1) < 0.08), noise

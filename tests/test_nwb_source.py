@@ -29,6 +29,7 @@ from pipeline.sources.nwb import (
     unit_brain_areas,
     units_of_series,
 )
+from pipeline.sources.reference import plan_reference
 from pipeline.storage import LibraryStorage
 from pipeline.validate import validate_library
 
@@ -111,11 +112,13 @@ def test_phase_shift_only_with_inter_sample_shift(files):
             recording = recording._kwargs.get("recording")
         return names
 
-    plain = chain(preprocess(open_recording(files["truth"].path, "acquisition/ElectricalSeriesAp")))
+    recording = open_recording(files["truth"].path, "acquisition/ElectricalSeriesAp")
+    # 8 contacts over 80 um: no channel lies outside a unit's footprint, so no reference.
+    assert plan_reference(recording.get_channel_locations()).kind == "none"
+    plain = chain(preprocess(recording))
     shifted = chain(preprocess(open_recording(files["shifted"].path, "acquisition/ElectricalSeriesAp")))
-    assert plain[:3] == ["CommonReferenceRecording", "HighpassFilterRecording", "ScaleRecording"]
-    assert shifted[:4] == ["CommonReferenceRecording", "HighpassFilterRecording", "PhaseShiftRecording",
-                           "ScaleRecording"]
+    assert plain[:2] == ["HighpassFilterRecording", "ScaleRecording"]
+    assert shifted[:3] == ["HighpassFilterRecording", "PhaseShiftRecording", "ScaleRecording"]
 
 
 @pytest.mark.parametrize("fs", [30000.0, 30000.123, 29999.87, 24414.0625, 32000.0])

@@ -8,13 +8,14 @@ to any NWB file with raw extracellular data and a units table:
    table, so for ``ElectricalSeriesApNN`` only units with ``probe_name == "probeNN"`` are kept;
 2. only the last ``minutes`` of the recording are used, spike trains included;
 3. preprocessing ``float32 in uV -> phase_shift`` (only when the electrodes table has an
-   ``inter_sample_shift`` column) ``-> highpass_filter(1 Hz) -> common_reference`` (global
-   median);
+   ``inter_sample_shift`` column) ``-> highpass_filter(1 Hz) -> common_reference`` (a median
+   reference chosen from the probe's geometry, :mod:`pipeline.sources.reference`);
 4. a dense ``SortingAnalyzer`` with every spike (``random_spikes`` method ``"all"``) and
    average templates of exactly 90 samples before and 150 after the spike at the recording's
    own sampling rate (``ms_before = 90 / fs * 1000``);
 5. units with fewer than ``min_spikes`` spikes in the window are dropped; the best channel is
-   the peak-to-peak maximum; noise levels are per channel (MAD of the preprocessed traces, uV);
+   the peak-to-peak maximum; noise levels are per channel (MAD of the preprocessed traces, uV,
+   with a 2 s highpass margin);
 6. the brain area of a unit is the units table's own area column when it has one
    (``brain_area``, ``location`` or IBL's ``allen_location``), else the electrodes table's
    ``location`` at the unit's best channel;
@@ -79,7 +80,9 @@ from .recipe import (  # noqa: F401
     TARGET_NBEFORE,
     channel_noise_levels,
     compute_templates,
+    noise_margin_ms,
     preprocess,
+    sample_quantum_uv,
     template_ms,
 )
 from .summary import NwbResult
@@ -436,7 +439,8 @@ def _extract(recording, selection: _Selection, options: NwbOptions):
         processed = preprocess(windowed, options.highpass_margin_ms)
         sorting = NumpySorting.from_unit_dict([selection.frames], recording.sampling_frequency)
         templates_array = compute_templates(processed, sorting, options.job_kwargs())
-        noise = channel_noise_levels(processed, options.job_kwargs())
+        noise = channel_noise_levels(preprocess(windowed, noise_margin_ms(options.highpass_margin_ms)),
+                                     progress=options.progress, quantum_uv=sample_quantum_uv(windowed))
     unit_ids = np.asarray(sorting.unit_ids)
     best = np.argmax(np.ptp(templates_array, axis=1), axis=1)
     areas = unit_brain_areas(selection.table, unit_ids, best, recording.get_property("brain_area"))
@@ -504,8 +508,7 @@ def nwb_to_dataset(
 
 
 def noise_levels_from_nwb(path_or_url, minutes: float = DEFAULT_MINUTES, electrical_series: str | None = None,
-                          highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS, n_jobs: int = 1,
-                          progress: bool = True) -> np.ndarray:
+                          highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS, progress: bool = True) -> np.ndarray:
     """Per-channel noise levels (uV) of an NWB recording, computed exactly as :func:`nwb_to_dataset` does.
 
     For ``restore-noise``: datasets whose noise levels were lost get them back from their source
@@ -517,6 +520,6 @@ def noise_levels_from_nwb(path_or_url, minutes: float = DEFAULT_MINUTES, electri
         series_path = choose_series(electrical_series_paths(handle), electrical_series, str(path_or_url))
     recording = open_recording(path_or_url, series_path)
     window = last_minutes(recording.get_num_samples(), recording.sampling_frequency, minutes, series_path)
-    options = NwbOptions(minutes=minutes, n_jobs=n_jobs, highpass_margin_ms=highpass_margin_ms, progress=progress)
-    processed = preprocess(recording.frame_slice(window.start, window.stop), highpass_margin_ms)
-    return channel_noise_levels(processed, options.job_kwargs())
+    windowed = recording.frame_slice(window.start, window.stop)
+    return channel_noise_levels(preprocess(windowed, noise_margin_ms(highpass_margin_ms)), progress=progress,
+                                quantum_uv=sample_quantum_uv(windowed))
