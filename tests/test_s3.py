@@ -129,7 +129,8 @@ def test_catalogue_objects_are_replaced_whole(endpoint):
     listing = anonymous_s3(os.environ["AWS_ENDPOINT_URL"]).list_objects_v2(Bucket="maintainers-staging",
                                                                             Prefix="catalogue/")
     names = {o["Key"].split("/", 1)[1] for o in listing["Contents"] if "/" not in o["Key"].split("/", 1)[1]}
-    assert names == {fmt.CATALOGUE_FILE, fmt.MANIFEST_FILE}  # no temporary objects left behind
+    # no temporary objects left behind
+    assert names == {fmt.CATALOGUE_FILE, fmt.COMPACT_CATALOGUE_FILE, fmt.MANIFEST_FILE}
 
 
 def test_npultra_and_dask_sessions_publish_to_s3(endpoint, tmp_path, capsys):

@@ -191,14 +191,17 @@ def _fast_floats(cells: list[str]) -> np.ndarray | None:
     if not joined.isascii() or any(ch in joined for ch in _FLOAT_EXTRAS):
         return None
     nan = math.nan
-    try:  # "" is the NA token pandas writes for NaN: the common one, read without a Python loop
-        values = np.fromiter(map(float, [c or "nan" for c in cells]), dtype=np.float64, count=len(cells))
-    except ValueError:  # other NA tokens float() does not know ("NA", "1.#IND"...)
-        try:
-            values = np.fromiter((nan if c.strip(_BLANK) in _NA else float(c) for c in cells),
-                                 dtype=np.float64, count=len(cells))
-        except ValueError:
-            return None
+    try:
+        values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
+    except ValueError:
+        try:  # "" is the NA token pandas writes for NaN: the common one, read without a Python loop
+            values = np.fromiter(map(float, [c or "nan" for c in cells]), dtype=np.float64, count=len(cells))
+        except ValueError:  # other NA tokens float() does not know ("NA", "1.#IND"...)
+            try:
+                values = np.fromiter((nan if c.strip(_BLANK) in _NA else float(c) for c in cells),
+                                     dtype=np.float64, count=len(cells))
+            except ValueError:
+                return None
     for k in np.flatnonzero(np.isnan(values)).tolist():
         if cells[k].strip(_BLANK) not in _NA:
             return None
