@@ -22,6 +22,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from templatelib import format as fmt
+
 #: Longest reason kept from a worker's exception: the message stays one readable line.
 REASON_CHARS = 200
 
@@ -125,6 +127,13 @@ def complete_on_dask(storage, parts: dict, options: DaskOptions) -> dict:
             del parts[key]
             continue
         part = parts[key]
+        # A worker on another machine may run other code: its answer must fit the rows read here.
+        count = len(part.rows)
+        if (summary["metrics"] is not None and len(summary["metrics"]) != count) or \
+                (summary["previews"] is not None and len(summary["previews"]) != count * fmt.PREVIEW_ROW_BYTES):
+            damaged[key] = f"{key}: a Dask worker answered for another number of templates than {count}"
+            del parts[key]
+            continue
         if summary["metrics"] is not None:
             part.metrics = summary["metrics"]
         if summary["previews"] is not None:
