@@ -19,6 +19,7 @@ import io
 import json
 import sys
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -70,14 +71,22 @@ def previous_metrics(storage: LibraryStorage, previous: PreviousPreviews) -> pd.
     return table.drop_duplicates("template_id").set_index("template_id")[list(fmt.METRIC_COLUMNS)]
 
 
+def reused_metrics(rows: pd.DataFrame, reusable: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The metric columns of ``rows`` from the previous csv, or None unless all are there."""
+    if reusable is not None and rows["template_id"].isin(reusable.index).all():
+        return reusable.loc[rows["template_id"]].reset_index(drop=True)
+    return None
+
+
 def dataset_metrics(group: zarr.Group, rows: pd.DataFrame, reusable: pd.DataFrame | None) -> tuple[pd.DataFrame, bool]:
     """``(metric columns for rows, reused)``: reused from the previous csv, else computed.
 
     Computed by :mod:`pipeline.template_metrics` (spikeinterface), reading the templates in
     blocks of :data:`pipeline.previews.READ_BLOCK_UNITS` units to bound memory.
     """
-    if reusable is not None and rows["template_id"].isin(reusable.index).all():
-        return reusable.loc[rows["template_id"]].reset_index(drop=True), True
+    reused = reused_metrics(rows, reusable)
+    if reused is not None:
+        return reused, True
     from .template_metrics import template_metrics
 
     array = group["templates_array"]
@@ -181,8 +190,23 @@ def _problem_line(problems: list[str]) -> str:
     return "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
 
 
-def _read_dataset(storage: LibraryStorage, key: str, bucket: str, previous: PreviousPreviews, old_metrics):
-    """``(rows with metrics, summary, provenance, previews, previews reused)`` for one dataset.
+@dataclass
+class DatasetPart:
+    """One dataset's share of the catalogue; ``metrics``/``previews`` None while left to Dask."""
+
+    rows: pd.DataFrame
+    metrics: pd.DataFrame | None
+    summary: dict
+    provenance: dict
+    previews: bytes | None
+    previews_reused: bool
+
+
+def _read_dataset(storage: LibraryStorage, key: str, bucket: str, previous: PreviousPreviews, old_metrics,
+                  defer: bool = False) -> DatasetPart:
+    """One dataset's rows, summary, provenance, and its metrics and previews (reused or computed).
+
+    With ``defer``, what cannot be reused is left None for :mod:`pipeline.consolidate_dask`.
 
     Raises
     ------
@@ -202,38 +226,52 @@ def _read_dataset(storage: LibraryStorage, key: str, bucket: str, previous: Prev
         rows = dataset_rows(group, key, bucket)
         fingerprint = dataset_fingerprint(storage, key, group)
         unchanged = bool(fingerprint) and previous.fingerprints.get(key) == fingerprint
-        metrics, _ = dataset_metrics(group, rows, old_metrics if unchanged else None)
+        reusable = old_metrics if unchanged else None
         summary = {**dataset_summary(group), "fingerprint": fingerprint}
         # Where the dataset comes from (pipeline/provenance.py): recorded by its writer, else inferred.
         provenance = dataset_provenance(key, attrs)
-        data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
-                                            rows["best_channel_index"])
+        if defer:
+            metrics = reused_metrics(rows, reusable)
+            data = previous.reuse(key, fingerprint, list(rows["template_id"]))
+            was_reused = data is not None
+        else:
+            metrics, _ = dataset_metrics(group, rows, reusable)
+            data, was_reused = dataset_previews(previous, group, key, fingerprint, rows["template_id"],
+                                                rows["best_channel_index"])
     except READ_ERRORS as error:
         raise Damaged(f"{key}: cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
-    return pd.concat([rows, metrics], axis=1), summary, provenance, data, was_reused
+    return DatasetPart(rows, metrics, summary, provenance, data, was_reused)
 
 
 def build_catalogue(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET,
-                    previous: PreviousPreviews | None = None) -> Catalogue:
-    """Read every complete dataset once: its rows, manifest entry, previews and provenance."""
+                    previous: PreviousPreviews | None = None, dask=None) -> Catalogue:
+    """Read every complete dataset once: its rows, manifest entry, previews and provenance.
+
+    With ``dask`` (:class:`pipeline.consolidate_dask.DaskOptions`), the metrics and previews
+    that cannot be reused are computed on Dask, one task per changed dataset.
+    """
     previous = previous if previous is not None else PreviousPreviews(storage)
     old_metrics = previous_metrics(storage, previous)
-    frames, summaries, previews, provenance, damaged = [], {}, [], {}, {}
+    parts, damaged = {}, {}
     reused = 0
     progress = tqdm(storage.complete_datasets(), desc="catalogue", unit="dataset", leave=False)
     for key in progress:
         try:
-            rows, summaries[key], provenance[key], data, was_reused = _read_dataset(
-                storage, key, bucket, previous, old_metrics)
+            parts[key] = _read_dataset(storage, key, bucket, previous, old_metrics, defer=dask is not None)
         except Damaged as error:
             damaged[key] = str(error)
             continue
-        frames.append(rows)
-        previews.append(data)
-        reused += was_reused
+        reused += parts[key].previews_reused
         progress.set_postfix(previews_reused=reused)
+    if dask is not None:
+        from .consolidate_dask import complete_on_dask
+
+        damaged.update(complete_on_dask(storage, parts, dask))
+    frames = [pd.concat([p.rows, p.metrics], axis=1) for p in parts.values()]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.COLUMNS))
-    return Catalogue(table, summaries, b"".join(previews), provenance, damaged)
+    summaries = {key: p.summary for key, p in parts.items()}
+    provenance = {key: p.provenance for key, p in parts.items()}
+    return Catalogue(table, summaries, b"".join(p.previews for p in parts.values()), provenance, damaged)
 
 
 def short_float(value: float) -> str:
@@ -257,7 +295,8 @@ def manifest_bytes(manifest: dict) -> bytes:
     return (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
-def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damaged: dict | None = None) -> dict:
+def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damaged: dict | None = None,
+                dask=None) -> dict:
     """Write the previews, ``templates.csv``, then ``library.json`` for all complete datasets.
 
     Each file replaces its predecessor atomically (see :meth:`LibraryStorage.write_bytes`).
@@ -271,6 +310,8 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damage
         Bucket named in ``dataset_path``.
     damaged : dict, optional
         Filled with ``{dataset: one line saying why it was left out}``.
+    dask : pipeline.consolidate_dask.DaskOptions, optional
+        Compute the changed datasets' metrics and previews on Dask; default in-process.
 
     Returns
     -------
@@ -278,7 +319,7 @@ def consolidate(storage: LibraryStorage, bucket: str = fmt.PUBLIC_BUCKET, damage
         The manifest that was written.
     """
     previous = PreviousPreviews(storage)
-    table, summaries, preview_rows, provenance, left_out = build_catalogue(storage, bucket, previous)
+    table, summaries, preview_rows, provenance, left_out = build_catalogue(storage, bucket, previous, dask)
     if damaged is not None:
         damaged.update(left_out)
     csv_bytes = catalogue_csv_bytes(table)

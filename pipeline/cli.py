@@ -41,8 +41,26 @@ def _cmd_consolidate(args) -> int:
     storage = existing_root(args.root)
     if storage is None:
         return missing_root(args.root)
+    if args.scheduler is not None and args.workers is not None:
+        return _error("--workers sizes the local cluster; it cannot be combined with --scheduler")
+    if args.workers is not None and args.workers < 1:
+        return _error(f"--workers must be at least 1, got {args.workers}")
+    dask, scheduler_errors = None, ()
+    if args.scheduler is not None or args.workers is not None:
+        from .consolidate_dask import DaskOptions
+        from .scale_out import SchedulerError, check_scheduler_address
+
+        if args.scheduler is not None:
+            try:
+                check_scheduler_address(args.scheduler)
+            except SchedulerError as error:
+                return _error(str(error))
+        dask, scheduler_errors = DaskOptions(scheduler=args.scheduler, workers=args.workers or 2), (SchedulerError,)
     damaged: dict = {}
-    manifest = consolidate(storage, bucket=args.bucket, damaged=damaged)
+    try:
+        manifest = consolidate(storage, bucket=args.bucket, damaged=damaged, dask=dask)
+    except scheduler_errors as error:  # raised before anything is written
+        return _error(f"{error} (nothing was changed)")
     skipped = sorted(set(storage.dataset_names()) - set(manifest["datasets"]) - set(damaged))
     print(
         f"{fmt.CATALOGUE_FILE}: {manifest['template_count']} templates from {len(manifest['datasets'])} datasets"
@@ -107,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("consolidate", help="write templates.csv and library.json for every complete dataset")
     p.add_argument("root", metavar="ROOT")
     add_bucket(p)
+    p.add_argument("--scheduler", metavar="URL",
+                   help="compute the changed datasets' shape metrics and previews on the existing Dask cluster at "
+                        "tcp://HOST:PORT (its workers must read ROOT and import this package)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="compute them on a local Dask cluster of N single-threaded worker processes on 127.0.0.1 "
+                        "(default: in this process)")
     p.set_defaults(func=_cmd_consolidate)
 
     p = sub.add_parser("pack", help="rewrite catalogue.htlc (the compact catalogue) from templates.csv alone "
