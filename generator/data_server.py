@@ -238,7 +238,13 @@ class LibraryRequestHandler(BaseHTTPRequestHandler):
             chunk = fh.read(min(remaining, 1 << 20))
             if not chunk:
                 break
-            self.wfile.write(chunk)
+            try:
+                self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client stopped reading (the page cancels templates.csv once it has the
+                # first rows and a compact catalogue): an ordinary end, not an error to print.
+                self.close_connection = True
+                return
             remaining -= len(chunk)
 
 
