@@ -199,8 +199,21 @@
     return HTL.concatBytes(parts, size);
   }
 
+  async function fetchWholeCsv() {
+    try {
+      const response = await fetchLibraryObject(config.catalogueFile);
+      return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+    } catch (e) {
+      return null;  // Python fetches it again and explains the failure in words
+    }
+  }
+
   async function firstPaint() {
-    const csvPromise = fetchLibraryObject(config.catalogueFile);
+    // Only the head of templates.csv (a Range request): the first page's rows. The rest is
+    // fetched only when Python needs it (no compact catalogue), so a large catalogue costs its
+    // compact form, never its csv. A server that ignores Range sends it all: read as before.
+    const csvPromise = fetch(sourceRoot + config.catalogueFile,
+      { cache: "no-cache", headers: { Range: "bytes=0-" + (config.catalogueCsv.headBytes - 1) } });
     const manifestPromise = fetchLibraryObject(config.manifestFile).catch(() => null);
     const shardPromise = fetchLibraryObject(config.previewFormat.dir + "/0.bin").catch(() => null);
     let manifest = null;
@@ -251,15 +264,17 @@
       // With a compact catalogue Python needs none of the rest: stop the download.
       enough: () => usesCompact,
     }) : null;
-    handOver.csv = bytes;
     handOver.compact = await compactRead;
-    if (bytes) firstObjects[config.catalogueFile] = { bytes, type: "text/csv; charset=utf-8" };
+    // No compact catalogue for Python: it needs the whole csv, which the head did not hold.
+    handOver.csv = bytes || (handOver.compact || tooLarge(await manifestRead) ? null : await fetchWholeCsv());
+    if (handOver.csv) firstObjects[config.catalogueFile] = { bytes: handOver.csv, type: "text/csv; charset=utf-8" };
     if (handOver.compact) {
       firstObjects[config.compactCatalogue.file] = { bytes: handOver.compact, type: "application/octet-stream" };
     }
     await previewsReady;
     handOver.resolve();
-    if (bytes && previews.usable && manifest && (await HTL.sha256Hex(bytes)) !== manifest.templates_csv_sha256) {
+    if (handOver.csv && previews.usable && manifest &&
+        (await HTL.sha256Hex(handOver.csv)) !== manifest.templates_csv_sha256) {
       notePreviewProblem("templates.csv does not match library.json");
     }
   }

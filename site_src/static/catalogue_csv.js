@@ -216,21 +216,32 @@
   /**
    * Read templates.csv for the first paint: validate only its head (the header and `rows`
    * rows), call `onRows(reader)` once they are there and valid, and keep the rest as bytes for
-   * Python without parsing it. Resolves with all the bytes, or null once `enough()` says Python
-   * needs no more (it reads the compact catalogue): the download is cancelled then.
+   * Python without parsing it. Resolves with all the bytes; or null when the response is only
+   * the file's head (206, a Range request), or once `enough()` says Python needs no more (it
+   * reads the compact catalogue): the download is cancelled then.
    */
   async function readCatalogueHead(response, { rules, rows, onRows, enough }) {
     const reader = new CatalogueCsvReader(rules, rows);
     let reading = rows > 0;
-    const finish = () => {
+    // A head only (206): its last record may be cut, so it is never ended as a file, and the
+    // rows are painted only when the head held all of them. A 206 that reaches the file's end
+    // (a file smaller than the range) is the whole file.
+    const isWhole = (size) => {
+      if (response.status !== 206) return true;
+      const total = /\/(\d+)\s*$/.exec(response.headers.get("content-range") || "");
+      return !!total && Number(total[1]) <= size;
+    };
+    const finish = (whole) => {
       if (!reading) return;
       reading = false;
-      if (reader.error === null && reader.rows.length) onRows(reader);
+      if (whole) reader.endBytes();
+      if (reader.error === null && reader.rows.length && (whole || reader.rows.length >= rows)) onRows(reader);
     };
     if (!response.body || !response.body.getReader) {
       const bytes = new Uint8Array(await response.arrayBuffer());
-      if (reading) { reader.pushBytes(bytes); reader.endBytes(); finish(); }
-      return bytes;
+      const whole = isWhole(bytes.length);
+      if (reading) { reader.pushBytes(bytes); finish(whole); }
+      return whole ? bytes : null;
     }
     const stream = response.body.getReader();
     const parts = [];
@@ -243,11 +254,12 @@
       size += value.length;
       if (reading) {
         reader.pushBytes(value);
-        if (reader.done) finish();
+        if (reader.done) finish(false);
       }
     }
-    if (reading) { reader.endBytes(); finish(); }
-    return concatBytes(parts, size);
+    const whole = isWhole(size);
+    finish(whole);
+    return whole ? concatBytes(parts, size) : null;
   }
 
   HTL.CatalogueCsvReader = CatalogueCsvReader;

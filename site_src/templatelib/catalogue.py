@@ -347,6 +347,11 @@ def numeric_ranges(table) -> dict[str, tuple[float, float]]:
     return ranges
 
 
+#: How much of templates.csv the page's first paint asks for (a Range request): the header and
+#: the first page of rows take ~15 kB; a first page deeper than this is painted by Python.
+CSV_HEAD_BYTES = 256 * 1024
+
+
 def csv_rules() -> dict:
     """The rules above as the page's first paint applies them (``static/catalogue_csv.js``),
     JSON-able, for the page config: the one definition of a valid catalogue, written here."""
@@ -354,6 +359,7 @@ def csv_rules() -> dict:
         "naTokens": list(fmt.CSV_NA_TOKENS),
         "numberPattern": fmt.CSV_NUMBER_PATTERN,
         "maxBytes": fmt.CSV_MAX_BYTES,
+        "headBytes": CSV_HEAD_BYTES,
         "maxRows": fmt.CSV_MAX_ROWS,
         "maxColumns": fmt.CSV_MAX_COLUMNS,
         "maxCellChars": fmt.CSV_MAX_CELL_CHARS,

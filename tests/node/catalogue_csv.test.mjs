@@ -49,3 +49,48 @@ test("the head reader stops validating after the rows it keeps", () => {
   assert.equal(reader.rows.length, 2);
   assert.ok(reader.done);
 });
+
+function csvOf(rows) {
+  const header = rules.liveColumns.join(",") + ",template_id\n";
+  let text = header;
+  for (let k = 0; k < rows; k++) text += "NP1,IMEC,CA1,1,2,3,4," + k + ",0,10,a.zarr,s3://x/a.zarr," + k.toString(16).padStart(16, "0") + "\n";
+  return new TextEncoder().encode(text);
+}
+
+async function head(bytes, { status, contentRange, rows }) {
+  const headers = contentRange ? { "content-range": contentRange } : {};
+  const response = new Response(bytes, { status, headers });
+  const painted = [];
+  const result = await HTL.readCatalogueHead(response, { rules, rows, onRows: (r) => painted.push(r.rows.length), enough: () => false });
+  return { result, painted };
+}
+
+test("a 206 head paints its complete rows and hands no bytes on (Python needs the whole file)", async () => {
+  const whole = csvOf(40);
+  const cut = whole.subarray(0, Math.floor(whole.length * 0.8));  // the last record is cut
+  const { result, painted } = await head(cut, { status: 206, contentRange: `bytes 0-${cut.length - 1}/${whole.length}`, rows: 25 });
+  assert.equal(result, null);
+  assert.deepEqual(painted, [25]);
+});
+
+test("a 206 head holding fewer rows than the page paints nothing", async () => {
+  const whole = csvOf(40);
+  const cut = whole.subarray(0, Math.floor(whole.length * 0.3));
+  const { result, painted } = await head(cut, { status: 206, contentRange: `bytes 0-${cut.length - 1}/${whole.length}`, rows: 25 });
+  assert.equal(result, null);
+  assert.deepEqual(painted, []);
+});
+
+test("a 206 that reaches the end of a small file is the whole file", async () => {
+  const whole = csvOf(10);
+  const { result, painted } = await head(whole, { status: 206, contentRange: `bytes 0-${whole.length - 1}/${whole.length}`, rows: 25 });
+  assert.equal(result.length, whole.length);
+  assert.deepEqual(painted, [10]);
+});
+
+test("a server that ignores Range sends the whole file: it is read and handed on", async () => {
+  const whole = csvOf(30);
+  const { result, painted } = await head(whole, { status: 200, rows: 25 });
+  assert.equal(result.length, whole.length);
+  assert.deepEqual(painted, [25]);
+});
