@@ -215,7 +215,11 @@
     const csvPromise = fetch(sourceRoot + config.catalogueFile,
       { cache: "no-cache", headers: { Range: "bytes=0-" + (config.catalogueCsv.headBytes - 1) } });
     const manifestPromise = fetchLibraryObject(config.manifestFile).catch(() => null);
-    const shardPromise = fetchLibraryObject(config.previewFormat.dir + "/0.bin").catch(() => null);
+    // The preview shard of the first page's rows, fetched with the csv (only the default order
+    // is the csv's order; with a query or a sort the rows are Python's to find).
+    const firstShard = Math.floor(state.page * PAGE_SIZE / config.previewFormat.rowsPerShard);
+    const shardName = config.previewFormat.dir + "/" + firstShard + ".bin";
+    const shardPromise = earlyPaint ? fetchLibraryObject(shardName).catch(() => null) : null;
     let manifest = null;
     const manifestRead = (async () => {
       const response = await manifestPromise;
@@ -239,9 +243,9 @@
     previewsReady = (async () => {
       previews = new HTL.PreviewStore(sourceRoot, await manifestRead);
       // Not awaited: a shard that never answers costs its thumbnails (bounded), never the boot.
-      if (previews.usable) {
-        previews.adoptResponse(0, shardPromise, (bytes) => {
-          firstObjects[config.previewFormat.dir + "/0.bin"] = { bytes, type: "application/octet-stream" };
+      if (previews.usable && shardPromise) {
+        previews.adoptResponse(firstShard, shardPromise, (bytes) => {
+          firstObjects[shardName] = { bytes, type: "application/octet-stream" };
         });
       }
       return previews;
