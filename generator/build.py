@@ -34,7 +34,7 @@ from templatelib.worker_api import GROUP_PACKAGES, METHOD_GROUPS, page_packages
 
 from .overview import build_overview, inert
 from .page_wheel import build_page_wheel
-from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
+from .bundle.pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 SITE_SRC = REPO / "site_src"
@@ -82,9 +82,9 @@ def _pyodide_index(out: Path, pyodide: str) -> str:
     if pyodide == "cdn":
         return PYODIDE_CDN_URL
     if pyodide == "local":
-        from .pyodide_bundle import ensure_bundle
+        from .bundle.assemble import ensure_bundle
 
-        from .site_runtime import copy_site_runtime
+        from .bundle.site_runtime import copy_site_runtime
 
         copy_site_runtime(ensure_bundle(), out / "pyodide", PAGE_PACKAGES)
         return "pyodide/"
@@ -108,7 +108,7 @@ def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
     """Site paths of the offline bundle's WebAssembly Blosc decoder, the module to import first."""
     if pyodide != "local":
         return []
-    from .bundle_blosc import blosc_module_files
+    from .bundle.blosc import blosc_module_files
 
     files = [f"pyodide/{name}" for name in blosc_module_files()]
     return files if all((out / name).is_file() for name in files) else []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import demo, pyodide_bundle
+from . import demo
+from .bundle import assemble as pyodide_bundle
 
 
 def _cmd_serve_data(args) -> int:

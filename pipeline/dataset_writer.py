@@ -28,7 +28,7 @@ def make_compressor(name: str):
     """The codec for ``name``: Blosc lz4/5/shuffle like the live bucket, or zlib.
 
     zlib exists because the offline Pyodide bundle used by browser tests cannot decode Blosc
-    (no registry has a wasm32 numcodecs: see ``generator/pyodide_bundle.py``); the CDN build of
+    (no registry has a wasm32 numcodecs: see ``generator/bundle/assemble.py``); the CDN build of
     the page decodes both.
     """
     if name == "blosc":

@@ -442,7 +442,7 @@ def _generated_queries(count: int) -> list[str]:
 def test_pyodide_pandas_answers_as_column_query_does(tmp_path):
     """In Pyodide, with the bundle's pandas 2.2 (text as object columns, not pandas 3's str), every
     query column_query answers on EDGES is answered the same by pandas; none that pandas fails on."""
-    from generator import pyodide_bundle as pb
+    from generator.bundle import assemble as pb
 
     bundle = pb.ensure_bundle(pb.DEFAULT_DEST)
     queries = list(dict.fromkeys(PITFALLS + PAGE_QUERIES + PAGE_PYTHON_QUERIES + _generated_queries(600)))

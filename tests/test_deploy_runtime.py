@@ -27,10 +27,10 @@ import yaml
 
 from conftest import RunningServer, start_data_server
 from generator.build import PAGE_PACKAGES
-from generator.bundle_common import LOCK_FILE
+from generator.bundle.common import LOCK_FILE
 from generator.data_server import LibraryRequestHandler, make_server
-from generator.pyodide_bundle import ensure_bundle
-from generator.site_runtime import runtime_files
+from generator.bundle.assemble import ensure_bundle
+from generator.bundle.site_runtime import runtime_files
 from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, count_status
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -21,9 +21,9 @@ import zarr
 
 from pyodide_lock import PyodideLockSpec
 
-from generator import bundle_wheels
-from generator import pyodide_bundle as pb
-from generator.pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
+from generator.bundle import wheels as bundle_wheels
+from generator.bundle import assemble as pb
+from generator.bundle.pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 
 NODE_SCRIPT = Path(__file__).parent / "node" / "boot_bundle.mjs"
 
@@ -315,7 +315,7 @@ def test_bundle_boots_in_node_and_round_trips_zarr(bundle, blosc_store):
 
 
 def test_blosc_decoder_files_are_the_pinned_npm_files(bundle):
-    from generator import bundle_blosc
+    from generator.bundle import blosc as bundle_blosc
 
     js_dir = bundle / bundle_blosc.JS_DIR
     blosc_mjs = (js_dir / "blosc.mjs").read_bytes()
@@ -332,7 +332,7 @@ def test_blosc_decoder_files_are_the_pinned_npm_files(bundle):
 
 
 def test_blosc_decoder_with_a_changed_npm_file_is_rejected(tmp_path):
-    from generator import bundle_blosc
+    from generator.bundle import blosc as bundle_blosc
 
     package = tmp_path / "package"
     for name in bundle_blosc.NPM_FILES:

@@ -9,7 +9,7 @@ The bundle therefore gets, in ``numcodecs-js/``:
 * ``blosc.mjs``: ``dist/blosc.js`` byte for byte (sha256 pinned) plus one appended line that
   exports the emscripten factory and the wasm bytes it already defines;
 * ``chunk-INHXZS53.js`` (its base64 helper) and ``LICENSE``, unchanged (sha256 pinned);
-* ``numcodecs_blosc.mjs`` (from ``generator/numcodecs_offline/``): instantiates the module once
+* ``numcodecs_blosc.mjs`` (from ``generator/bundle/numcodecs_offline/``): instantiates the module once
   and registers ``globalThis.numcodecsBlosc.decompress`` for ``numcodecs/blosc.py``.
 """
 
@@ -19,8 +19,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from .bundle_common import BundleError
-from .bundle_wheels import OFFLINE_MODULES_DIR
+from .common import BundleError
+from .wheels import OFFLINE_MODULES_DIR
 
 JS_DIR = "numcodecs-js"
 REGISTER_MODULE = "numcodecs_blosc.mjs"
@@ -33,6 +33,8 @@ NPM_FILES = {
 # blosc.js defines these two names and passes them to emscripten exactly like this line does;
 # the appended export is only valid if the line is there.
 _FACTORY_CALL = "var init = () => blosc_codec_default({ noInitialRun: true, wasmBinary: blosc_codec_default2 });"
+# These bytes are part of every built bundle (and of the deployed site's hashes): the text keeps
+# the module's old name, bundle_blosc.py, so a rename does not invalidate existing bundles.
 APPENDED_EXPORT = ("\n// Appended by generator/bundle_blosc.py: the emscripten factory and wasm bytes defined above,\n"
                    "// for a synchronous decoder (numcodecs_blosc.mjs).\n"
                    "export { blosc_codec_default as createBloscModule, blosc_codec_default2 as bloscWasmBinary };\n")

@@ -1,9 +1,9 @@
 """What every part of the offline Pyodide bundle recipe shares: file names, the error, hashing.
 
-The recipe is split by job: ``bundle_fetch`` (registry downloads and their pins),
-``bundle_wheels`` (pure-Python wheels built from sdists), ``bundle_lock``
-(``pyodide-lock.json``), ``bundle_blosc`` (the WebAssembly Blosc decoder of npm numcodecs)
-and ``pyodide_bundle`` (assembly, verification, command line).
+The recipe is split by job: ``fetch`` (registry downloads and their pins),
+``wheels`` (pure-Python wheels built from sdists), ``lock``
+(``pyodide-lock.json``), ``blosc`` (the WebAssembly Blosc decoder of npm numcodecs)
+and ``assemble`` (assembly, verification, command line).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pyodide_pin import PYODIDE_VERSION
+from .pin import PYODIDE_VERSION
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # HTL_PYODIDE_BUNDLE points the tests and ``build --pyodide local`` at another bundle folder
 # (e.g. one built from a branch with ``--dest``) without touching the shared cache.
 DEFAULT_DEST = Path(os.environ.get("HTL_PYODIDE_BUNDLE") or REPO / ".cache" / f"pyodide-{PYODIDE_VERSION}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pyodide_lock import PyodideLockSpec
 
-from .bundle_common import BundleError, log, sha256_file
+from .common import BundleError, log, sha256_file
 
 #: What the page imports on its way to "queryable", by lock name.
 PY_COMPILED_PACKAGES = ("numpy", "pandas", "python-dateutil", "pytz", "six")

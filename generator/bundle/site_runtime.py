@@ -3,7 +3,7 @@
 The offline bundle (:mod:`generator.pyodide_bundle`, ~76 MB) holds everything the tests and
 the notebooks-style tools may load (scipy, matplotlib, pyarrow, ...). A site copies only:
 
-* the boot files :data:`~generator.bundle_common.BOOT_FILES` (what ``loadPyodide`` fetches);
+* the boot files :data:`~generator.bundle.common.BOOT_FILES` (what ``loadPyodide`` fetches);
 * the package files of the lock closure of :data:`generator.build.PAGE_PACKAGES` (followed
   through the bundle's ``pyodide-lock.json`` with ``pyodide-lock``, so the page's list of
   packages is written down once);
@@ -22,9 +22,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .bundle_blosc import JS_DIR, blosc_module_files
-from .bundle_common import BOOT_FILES, LOCK_FILE, BundleError
-from .bundle_lock import check_lock, lock_closure, read_lock, restricted_lock, write_lock
+from .blosc import JS_DIR, blosc_module_files
+from .common import BOOT_FILES, LOCK_FILE, BundleError
+from .lock import check_lock, lock_closure, read_lock, restricted_lock, write_lock
 
 #: Besides the decoder's modules, its licence travels with it (c-blosc and numcodecs.js are MIT/BSD).
 BLOSC_EXTRA_FILES = (f"{JS_DIR}/LICENSE",)

@@ -6,8 +6,8 @@ therefore the same sha256 in the lock.
 
 numcodecs: no registry has a Pyodide (wasm32) build, so its wheel holds the sdist's
 pure-Python modules and, for each Cython extension, the module of the same name from
-``generator/numcodecs_offline/``: ``blosc.py`` decodes through the WebAssembly c-blosc of npm
-numcodecs (see ``bundle_blosc``); the others are placeholders that import, register and
+``generator/bundle/numcodecs_offline/``: ``blosc.py`` decodes through the WebAssembly c-blosc of npm
+numcodecs (see ``blosc``); the others are placeholders that import, register and
 report their configuration like the real codecs, and raise when used on data.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 
 from wheel.wheelfile import WheelFile
 
-from .bundle_common import BundleError
-from .bundle_fetch import ASCIITREE_VERSION, NUMCODECS_JS_VERSION, NUMCODECS_VERSION
+from .common import BundleError
+from .fetch import ASCIITREE_VERSION, NUMCODECS_JS_VERSION, NUMCODECS_VERSION
 
 OFFLINE_MODULES_DIR = Path(__file__).resolve().parent / "numcodecs_offline"
 # Shared by the offline modules; not a stand-in for a compiled module.

@@ -12,8 +12,8 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from pyodide_lock import PackageSpec, PyodideLockSpec
 
-from .bundle_common import LOCK_FILE, BundleError, sha256_file
-from .pyodide_pin import PYODIDE_VERSION
+from .common import LOCK_FILE, BundleError, sha256_file
+from .pin import PYODIDE_VERSION
 
 
 def read_lock(path: Path, version: str = PYODIDE_VERSION) -> PyodideLockSpec:
