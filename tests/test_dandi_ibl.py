@@ -22,7 +22,7 @@ import pytest
 
 from conftest import RunningServer, start_data_server
 from fixtures_nwb import write_small_nwb
-from pipeline.source_commands import add_commands
+from pipeline.cli.sources import add_commands
 from pipeline.sources.dandi_ibl import (
     IblOptions,
     fetch_asset_records,

@@ -189,7 +189,7 @@ def _without(dataset):
 ], ids=["random", "truncated", "bad-heap", "bad-block", "no-unit-id", "no-spike-index", "no-location"])
 def test_damaged_nwb_gets_one_line_exit_1_nothing_written(good_nwb, tmp_path, capsys, make, words):
     """`python -m pipeline nwb` prints one line `error: <file>: <problem>`, exits 1, writes nothing."""
-    from pipeline.source_commands import add_commands
+    from pipeline.cli.sources import add_commands
 
     bad = tmp_path / "bad.nwb"
     make(good_nwb, bad)

@@ -15,7 +15,7 @@ import pytest
 import zarr
 
 from pipeline.catalogue import consolidate
-from pipeline.source_commands import add_commands
+from pipeline.cli.sources import add_commands
 from pipeline.sources.np_ultra import (
     REQUIRED_FILES,
     dataset_name,

@@ -17,7 +17,7 @@ import zarr
 from conftest import start_data_server
 from fixtures_nwb import NAFTER, NBEFORE, write_small_nwb
 from pipeline.catalogue import consolidate
-from pipeline.source_commands import add_commands
+from pipeline.cli.sources import add_commands
 from pipeline.sources.nwb import (
     SourceError,
     choose_series,

@@ -129,7 +129,7 @@ def test_nwb_killed_midway_leaves_nothing_visible_and_rerun_completes(tmp_path):
 
 
 def test_a_missing_root_is_the_same_exit_code_everywhere(tmp_path):
-    from pipeline.cli_common import EXIT_BAD_ROOT
+    from pipeline.cli.common import EXIT_BAD_ROOT
 
     missing = str(tmp_path / "nowhere")
     for command in (["consolidate", missing], ["pack", missing], ["prune", missing], ["delete", "x", missing],

@@ -18,7 +18,7 @@ import pytest
 from distributed import LocalCluster
 
 from fixtures_nwb import write_plain_hdf5, write_small_nwb
-from pipeline import source_commands
+from pipeline.cli import sources as source_commands
 from pipeline.cli import main
 from pipeline.scale_out import SchedulerError, format_summary, run_nwb_session, run_on_dask
 from pipeline.storage import LibraryStorage

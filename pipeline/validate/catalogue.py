@@ -20,8 +20,8 @@ from templatelib import format as fmt
 from templatelib.catalogue import CatalogueError, read_catalogue_csv
 from templatelib.library_schema import LIBRARY_SCHEMA
 
-from .pack import compact_problems
-from .previews import preview_problems
+from ..pack import compact_problems
+from ..previews import preview_problems
 
 #: A live catalogue is ~1 MB for ~5000 templates; 512 MiB is ~2.5 million rows.
 MAX_CATALOGUE_BYTES = 512 * 1024 * 1024

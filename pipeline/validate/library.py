@@ -6,8 +6,8 @@ names the object, and no input makes it raise. It reads a dataset from its conso
 metadata as JSON, never through zarr: zarr trusts shapes, chunk sizes and chunk bytes, and a
 damaged ``.zarray`` or chunk must become a message, not an exception or a 1 GiB allocation.
 
-Array metadata, chunk listing and bounded chunk reads are in :mod:`pipeline.validate_chunks`;
-the csv and ``library.json`` checks in :mod:`pipeline.validate_catalogue`.
+Array metadata, chunk listing and bounded chunk reads are in :mod:`pipeline.validate.chunks`;
+the csv and ``library.json`` checks in :mod:`pipeline.validate.catalogue`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from templatelib import format as fmt
 from templatelib.chunk_decode import MAX_DECODED_BYTES, ChunkError
 from templatelib.dataset_checks import attribute_problems, templates_array_problems
 
-from .storage import LibraryStorage
-from .validate_catalogue import catalogue_problems
-from .validate_chunks import (
+from ..storage import LibraryStorage
+from .catalogue import catalogue_problems
+from .chunks import (
     array_metadata_problems,
     deep_template_problems,
     read_array,

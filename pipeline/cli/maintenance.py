@@ -11,17 +11,17 @@ import sys
 
 from templatelib import format as fmt
 
-from .cli_common import add_bucket, existing_root, missing_root
-from .cli_common import error as _error
-from .storage import LibraryStorage
+from .common import add_bucket, existing_root, missing_root
+from .common import error as _error
+from ..storage import LibraryStorage
 
 DRY_RUN_NOTE = "dry run: nothing was changed; rerun with --apply to do it"
 
 
 def _finish(storage: LibraryStorage, bucket: str) -> int:
     """Regenerate the catalogue, validate, report."""
-    from .catalogue import consolidate
-    from .validate import validate_library
+    from ..catalogue import consolidate
+    from ..validate import validate_library
 
     manifest = consolidate(storage, bucket=bucket)
     print(f"{fmt.CATALOGUE_FILE}: {manifest['template_count']} templates from {len(manifest['datasets'])} datasets")
@@ -33,7 +33,7 @@ def _finish(storage: LibraryStorage, bucket: str) -> int:
 
 
 def _cmd_prune(args) -> int:
-    from .maintenance import MaintenanceError, apply_prune, plan_prune
+    from ..maintenance import MaintenanceError, apply_prune, plan_prune
 
     storage = existing_root(args.root)
     if storage is None:
@@ -73,8 +73,8 @@ def _root_and_key(args):
 
 
 def _cmd_delete(args) -> int:
-    from .catalogue import consolidate
-    from .maintenance import delete_dataset
+    from ..catalogue import consolidate
+    from ..maintenance import delete_dataset
 
     storage, key = _root_and_key(args)
     if storage is None:
@@ -92,8 +92,8 @@ def _cmd_delete(args) -> int:
 
 
 def _cmd_restore_noise(args) -> int:
-    from .maintenance import MaintenanceError, apply_noise, plan_noise
-    from .sources.nwb import SourceError, noise_levels_from_nwb
+    from ..maintenance import MaintenanceError, apply_noise, plan_noise
+    from ..sources.nwb import SourceError, noise_levels_from_nwb
 
     storage, key = _root_and_key(args)
     if storage is None:
@@ -125,8 +125,8 @@ def _cmd_restore_noise(args) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``prune``, ``delete`` and ``restore-noise`` to ``python -m pipeline``."""
-    from .maintenance import DEFAULT_GRACE_S
-    from .sources.nwb import DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
+    from ..maintenance import DEFAULT_GRACE_S
+    from ..sources.nwb import DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
 
     def common(parser, rewrites=True):
         parser.add_argument("--apply", action="store_true", help="make the change (default: only print it)")

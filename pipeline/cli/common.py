@@ -19,7 +19,7 @@ import sys
 
 from templatelib import format as fmt
 
-from .storage import LibraryStorage
+from ..storage import LibraryStorage
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,7 +55,7 @@ def add_bucket(parser: argparse.ArgumentParser) -> None:
 
 def add_compressor(parser: argparse.ArgumentParser) -> None:
     """``--compressor``, one of the writer's :data:`~pipeline.dataset_writer.COMPRESSORS`."""
-    from .dataset_writer import COMPRESSORS
+    from ..dataset_writer import COMPRESSORS
 
     parser.add_argument("--compressor", choices=COMPRESSORS, default="blosc",
                         help="blosc (lz4, like the live bucket) or zlib (readable by the offline browser bundle)")

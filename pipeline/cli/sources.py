@@ -15,13 +15,13 @@ from pathlib import Path
 
 from templatelib import format as fmt
 
-from .cli_common import add_bucket, add_compressor
-from .cli_common import error as _error
-from .storage import LibraryStorage
+from .common import add_bucket, add_compressor
+from .common import error as _error
+from ..storage import LibraryStorage
 
 
 def _consolidate(storage: LibraryStorage, bucket: str) -> str:
-    from .catalogue import consolidate
+    from ..catalogue import consolidate
 
     manifest = consolidate(storage, bucket=bucket)
     return (f"{fmt.CATALOGUE_FILE}: {manifest['template_count']} templates from "
@@ -29,7 +29,7 @@ def _consolidate(storage: LibraryStorage, bucket: str) -> str:
 
 
 def _write_options(args):
-    from .dataset_writer import WriteOptions
+    from ..dataset_writer import WriteOptions
 
     return WriteOptions(compressor=args.compressor)
 
@@ -57,7 +57,7 @@ def _scaled_out(args) -> bool:
 
 def _check_scale_out(args) -> str | None:
     """What is wrong with ``--scheduler``/``--workers``, or None."""
-    from .scale_out import SchedulerError, check_scheduler_address
+    from ..scale_out import SchedulerError, check_scheduler_address
 
     if args.scheduler is not None and args.workers is not None:
         return "--workers sizes the local cluster; it cannot be combined with --scheduler"
@@ -78,7 +78,7 @@ def _absolute(path_or_url: str) -> str:
 
 def _finish(summaries: list[dict], root: str, bucket: str) -> int:
     """Final summary, one consolidation of the catalogue, exit 1 if a session failed."""
-    from .scale_out import count_sessions, format_summary
+    from ..scale_out import count_sessions, format_summary
 
     print(format_summary(summaries))
     storage = LibraryStorage(root)
@@ -90,7 +90,7 @@ def _finish(summaries: list[dict], root: str, bucket: str) -> int:
 def _cmd_nwb(args) -> int:
     if len(args.path_or_url) > 1 or _scaled_out(args):
         return _cmd_nwb_many(args)
-    from .sources.nwb import SourceError, nwb_to_dataset
+    from ..sources.nwb import SourceError, nwb_to_dataset
 
     storage = LibraryStorage(args.root)
     try:
@@ -108,7 +108,7 @@ def _cmd_nwb(args) -> int:
 
 def _cmd_nwb_many(args) -> int:
     """Several files, or one on Dask: one session per file, a summary each, one consolidation."""
-    from .scale_out import NwbSessionOptions, SchedulerError, clashing_stems, run_nwb_session, run_on_dask
+    from ..scale_out import NwbSessionOptions, SchedulerError, clashing_stems, run_nwb_session, run_on_dask
 
     paths = [_absolute(p) for p in args.path_or_url]
     problem = _check_scale_out(args)
@@ -158,9 +158,9 @@ def _print_session(summary: dict) -> None:
 
 
 def _cmd_ibl(args) -> int:
-    from .scale_out import SchedulerError, run_on_dask
-    from .sources.dandi_ibl import IblOptions, list_ecephys_assets, run_dandiset, run_session
-    from .sources.nwb import SourceError
+    from ..scale_out import SchedulerError, run_on_dask
+    from ..sources.dandi_ibl import IblOptions, list_ecephys_assets, run_dandiset, run_session
+    from ..sources.nwb import SourceError
 
     problem = _check_scale_out(args)
     if problem:
@@ -193,8 +193,8 @@ def _cmd_ibl(args) -> int:
 
 
 def _cmd_npultra(args) -> int:
-    from .sources.np_ultra import write_np_ultra
-    from .sources.nwb import SourceError
+    from ..sources.np_ultra import write_np_ultra
+    from ..sources.nwb import SourceError
 
     storage = LibraryStorage(args.root)
     try:
@@ -221,7 +221,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_recipe(parser: argparse.ArgumentParser, unit_filter: str | None) -> None:
-    from .sources.nwb import DEFAULT_CHUNK_DURATION, DEFAULT_HIGHPASS_MARGIN_MS, DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
+    from ..sources.nwb import DEFAULT_CHUNK_DURATION, DEFAULT_HIGHPASS_MARGIN_MS, DEFAULT_MIN_SPIKES, DEFAULT_MINUTES
 
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
                         help=f"use the last MINUTES of the recording (default: {DEFAULT_MINUTES:g})")
@@ -258,9 +258,9 @@ def add_commands(subparsers) -> None:
     subparsers : argparse._SubParsersAction
         What ``ArgumentParser.add_subparsers`` returned.
     """
-    from .sources.dandi_ibl import DEFAULT_DANDISET, IBL_UNIT_FILTER
-    from .sources.np_ultra import DEFAULT_MIN_SPIKES as ULTRA_MIN_SPIKES
-    from .sources.np_ultra import UNITS_PER_DATASET
+    from ..sources.dandi_ibl import DEFAULT_DANDISET, IBL_UNIT_FILTER
+    from ..sources.np_ultra import DEFAULT_MIN_SPIKES as ULTRA_MIN_SPIKES
+    from ..sources.np_ultra import UNITS_PER_DATASET
 
     p = subparsers.add_parser("nwb", help="templates of NWB files (local or http(s) URLs) -> one dataset each")
     p.add_argument("path_or_url", metavar="PATH_OR_URL", nargs="+",

@@ -34,7 +34,7 @@ from templatelib.chunk_decode import (
     max_compressed_bytes,
 )
 
-from .storage import LibraryStorage
+from ..storage import LibraryStorage
 
 MAX_CHUNKS_PER_ARRAY = 100_000
 MAX_READ_BYTES = 256 * 1024 * 1024

@@ -9,14 +9,14 @@ import argparse
 
 from templatelib import format as fmt
 
-from .cli_common import EXIT_BAD_ROOT, EXIT_FAILED, add_bucket, add_compressor, existing_root, missing_root
-from .cli_common import error as _error
-from .storage import LibraryStorage
+from .common import EXIT_BAD_ROOT, EXIT_FAILED, add_bucket, add_compressor, existing_root, missing_root
+from .common import error as _error
+from ..storage import LibraryStorage
 
 
 def _cmd_synthetic(args) -> int:
-    from .catalogue import consolidate
-    from .sources.synthetic import write_synthetic_library
+    from ..catalogue import consolidate
+    from ..sources.synthetic import write_synthetic_library
 
     storage = LibraryStorage(args.root)
     if not storage.is_empty() and not args.overwrite:
@@ -36,7 +36,7 @@ def _cmd_synthetic(args) -> int:
 
 
 def _cmd_consolidate(args) -> int:
-    from .catalogue import consolidate
+    from ..catalogue import consolidate
 
     storage = existing_root(args.root)
     if storage is None:
@@ -47,8 +47,8 @@ def _cmd_consolidate(args) -> int:
         return _error(f"--workers must be at least 1, got {args.workers}")
     dask, scheduler_errors = None, ()
     if args.scheduler is not None or args.workers is not None:
-        from .consolidate_dask import DaskOptions
-        from .scale_out import SchedulerError, check_scheduler_address
+        from ..consolidate_dask import DaskOptions
+        from ..scale_out import SchedulerError, check_scheduler_address
 
         if args.scheduler is not None:
             try:
@@ -75,7 +75,7 @@ def _cmd_consolidate(args) -> int:
 def _cmd_pack(args) -> int:
     from templatelib.catalogue import CatalogueError
 
-    from .pack import pack
+    from ..pack import pack
 
     storage = existing_root(args.root)
     if storage is None:
@@ -90,7 +90,7 @@ def _cmd_pack(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .validate import validate_library
+    from ..validate import validate_library
 
     try:
         storage = LibraryStorage(args.root)
@@ -145,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "against peak_to_peak; reads the whole library")
     p.set_defaults(func=_cmd_validate)
 
-    from .source_commands import add_commands as add_source_commands
+    from .sources import add_commands as add_source_commands
 
     add_source_commands(sub)
 
-    from .maintenance_commands import add_commands as add_maintenance_commands
+    from .maintenance import add_commands as add_maintenance_commands
 
     add_maintenance_commands(sub)
     return parser
