@@ -26,6 +26,7 @@ from .column_table import known_columns
 from .http_fetch import Fetcher, FetchError
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
+from .similar import MEASURE
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
 
@@ -94,6 +95,9 @@ class TemplateBrowser:
         self._result_key = None
         self._download = None
         self._download_count = 0
+        self._previews = None  # similar.PreviewIndex, built on the first similarity call
+        self._ranking = (None, None)  # (key, similar.Ranking) of the last one
+        self._own = None  # the user's waveform as preview steps (own_waveform)
 
     async def _manifest(self) -> dict | None:
         if self._manifest_bytes is not None:
@@ -250,6 +254,49 @@ class TemplateBrowser:
             files.append({"name": part["name"], "probe": part["probe"], "templates": part["templates"],
                           "bytes": len(data), "bytes_b64": base64.b64encode(data).decode("ascii")})
         return {"files": files, "bytes": sum(f["bytes"] for f in files)}
+
+    async def _preview_index(self):
+        from .similar import PreviewIndex, load_index
+
+        if isinstance(self._previews, PreviewIndex):
+            return self._previews
+        if self._previews is None:
+            # A future, so two calls at once fetch the shards once.
+            self._previews = asyncio.ensure_future(
+                load_index(self.reader, self.manifest, self.columns["template_id"].values()))
+        try:
+            self._previews = await self._previews
+        except BaseException:
+            self._previews = None  # a failed fetch may succeed later
+            raise
+        return self._previews
+
+    async def similar(self, like=None, own: bool = False, expression: str = "", offset: int = 0,
+                      limit: int = 50) -> dict:
+        """The rows matching ``expression`` ranked by similarity (:mod:`similar`) to template
+        ``like`` (an untrusted string, e.g. from ``?like=``) or, with ``own``, to the waveform
+        :meth:`own_waveform` read: ``{"count", "offset", "rows"}`` as :meth:`query` gives, each row
+        with its ``similarity``, plus ``"like"`` and the ``"measure"`` in words."""
+        from .similar import Ranking, SimilarityError, similarity_page
+
+        index = await self._preview_index()
+        if own:
+            if self._own is None:
+                raise SimilarityError("no waveform of yours has been read yet: pick a file first")
+            key, steps, described = ("own", self._own["name"]), self._own["steps"], {"own": self._own["name"]}
+        else:
+            if not isinstance(like, str) or not fmt.is_valid_template_id(like):
+                raise SimilarityError(f"{str(like)[:40]!r} is not a template ID (16 hex characters)")
+            row = self.columns.row_of(like)
+            if row is None:
+                raise KeyError(f"template {like} is not in this catalogue")
+            key, steps, described = ("like", like), index.vector(row), {"template_id": like}
+        key = (key, str(expression or ""))
+        if self._ranking[0] != key:
+            rows = self._query(key[1], None, False)
+            self._ranking = (key, Ranking(rows, index.scores(steps)))
+        page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS, offset, min(int(limit), MAX_PAGE))
+        return {**page, "like": described, "measure": MEASURE, "note": index.note}
 
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}
