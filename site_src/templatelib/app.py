@@ -298,5 +298,23 @@ class TemplateBrowser:
         page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS, offset, min(int(limit), MAX_PAGE))
         return {**page, "like": described, "measure": MEASURE, "note": index.note}
 
+    def own_waveform(self, name: str, data_b64: str, sampling_frequency) -> dict:
+        """Read the user's waveform file (:mod:`own_waveform`; base64 of its bytes, which the page
+        read locally) for :meth:`similar` with ``own``: its preview, channel and rate, or an error
+        in words. Nothing is sent anywhere."""
+        from .own_waveform import MAX_BYTES, WaveformError, read_waveform
+
+        # The page checked the size before reading; base64 is checked again before decoding.
+        if not isinstance(data_b64, str) or len(data_b64) > 4 * (MAX_BYTES // 3 + 1):
+            raise WaveformError(f"a waveform file may be at most {MAX_BYTES:,} bytes")
+        try:
+            data = base64.b64decode(data_b64, validate=True)
+        except ValueError:
+            raise WaveformError("the file's bytes did not reach Python intact; pick it again") from None
+        answer = read_waveform(data, name, sampling_frequency)
+        self._own = {"name": answer["name"], "steps": np.array(answer["preview"]["steps"], dtype=np.float32)}
+        self._ranking = (None, None)
+        return answer
+
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}
