@@ -180,10 +180,49 @@ class TemplateBrowser:
             "fields": [[c, row[c]] for c in DETAIL_FIELDS if c in row],
         }
 
-    def snippet(self, template_ids) -> str:
+    def snippet(self, template_ids, group: int = 0, noise_uv=None, seed=None) -> str:
+        """The runnable snippet; ``group``, ``noise_uv`` and ``seed`` are the hybrid preview's, so
+        its ``generate_hybrid_recording`` call is the one the preview drew."""
         template_ids = list(template_ids)
         text = self.cite(template_ids)["text"] if template_ids else None
-        return python_snippet(self.table, template_ids, self.source, text)
+        params = self._hybrid_parameters(noise_uv, seed)
+        group = group if isinstance(group, int) and not isinstance(group, bool) else 0
+        return python_snippet(self.table, template_ids, self.source, text, params, group)
+
+    def _hybrid_parameters(self, noise_uv=None, seed=None, preview_ms=None):
+        from .hybrid_preview import HybridParameters, default_noise_uv
+
+        noise = self.columns["noise_level_uv"] if "noise_level_uv" in self.columns else []
+        return HybridParameters.checked(seed, noise_uv, default_noise_uv(noise), preview_ms)
+
+    async def hybrid_preview(self, template_ids, group: int = 0, noise_uv=None, seed=None,
+                             preview_ms=None) -> dict:
+        """The first ``preview_ms`` (100) ms of the snippet's hybrid recording for probe group
+        ``group`` of the selection (:mod:`hybrid_preview`), on the channels around the templates'
+        best channels: ``{"probe", "group", "template_ids", "in_uv", "parameters",
+        "sampling_frequency", "channels", "channel_positions", "traces", "spikes"}``."""
+        from .hybrid_preview import MAX_TEMPLATES, preview
+
+        params = self._hybrid_parameters(noise_uv, seed, preview_ms)
+        groups = probe_groups(self.table, list(template_ids))
+        if not groups:
+            raise ValueError("select templates first: the preview injects the selection")
+        if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < len(groups):
+            raise ValueError(f"the selection has {len(groups)} probe group(s); group {str(group)[:20]!r} is not one")
+        probe, ids = groups[group]
+        if len(ids) > MAX_TEMPLATES:
+            raise ValueError(f"the preview draws at most {MAX_TEMPLATES} templates; this probe group has {len(ids)}")
+        rows = [(fmt.dataset_key(d), index) for d, _, index, _ in selection_rows(self.table, ids)]
+        handles = [await self.reader.dataset(key) for key in dict.fromkeys(k for k, _ in rows)]
+        shapes = {(h.sampling_frequency, h.nbefore, h.num_samples, h.num_channels, h.is_in_uv) for h in handles}
+        if len(shapes) > 1:
+            raise ValueError(f"the templates of probe group {probe or '(no probe name)'} differ in sampling rate, "
+                             "window or channels; the snippet would split them: select one geometry")
+        first = handles[0]
+        arrays, positions = await asyncio.gather(self.reader.templates(rows), self.reader.positions(first.key))
+        templates = np.stack([arrays[key] for key in rows])
+        answer = preview(templates, first.nbefore, first.sampling_frequency, positions, params)
+        return {"probe": probe, "group": group, "template_ids": ids, "in_uv": first.is_in_uv, **answer}
 
     def cite(self, template_ids) -> dict:
         """``{"text", "bibtex", "sources"}``: the sources of the selected templates' datasets
