@@ -242,3 +242,24 @@ def test_own_waveform_refuses_oversized_or_damaged_base64(served):
         with pytest.raises(WaveformError, match=words) as caught:
             browser.own_waveform("x.npy", data, RATE)
         assert error_payload(caught.value)["kind"] == "input"
+
+
+@pytest.mark.timeout(300)
+def test_limits_and_methods_reach_the_page_config(tmp_path):
+    """The page checks a file's size before reading it, against the limit declared here."""
+    import json
+    import re
+
+    from generator.build import build_site
+    from templatelib import hybrid_preview
+
+    build_site(tmp_path / "site", pyodide="cdn", docs=False)
+    html = (tmp_path / "site" / "index.html").read_text()
+    config = json.loads(re.search(r'<script id="site-config" type="application/json">(.*?)</script>', html, re.S)[1])
+    assert config["ownWaveform"]["maxBytes"] == MAX_BYTES
+    assert config["ownWaveform"]["extensions"] == [".npy", ".csv"]
+    assert config["ownWaveform"]["defaultRateHz"] == fmt.TEMPLATE_SAMPLING_FREQUENCY
+    assert config["hybridPreview"]["maxTemplates"] == hybrid_preview.MAX_TEMPLATES
+    assert "cosine" in config["similarity"]["measure"]
+    assert {"similar", "own_waveform"} <= set(config["methodGroups"]["view"])
+    assert "hybrid_preview" in config["methodGroups"]["full"]
