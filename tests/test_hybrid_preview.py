@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,3 +190,35 @@ def test_page_preview_refuses_in_words(hybrid_library):
             with pytest.raises(ValueError, match=words):
                 run(browser.hybrid_preview(**args))
         assert MAX_TEMPLATES < 100
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_pyodide_draws_the_same_spikes_traces_and_own_waveform(tmp_path):
+    """The page's numpy (the offline bundle's) gives the spikes, amplitudes, traces and own-waveform
+    preview that CPython's numpy gives, so the CPython checks against spikeinterface hold there."""
+    from generator import pyodide_bundle as pb
+    from templatelib.own_waveform import read_waveform
+
+    bundle = pb.ensure_bundle(pb.DEFAULT_DEST)
+    templates, positions = random_templates(units=6, channels=16, seed=4), probe().contact_positions
+    np.savez(tmp_path / "case.npz", templates=templates, positions=positions)
+    t = np.arange(384) / 48_000 - 0.003
+    waveform = np.column_stack([-80 * np.exp(-(t / 0.0002) ** 2), 30 * np.sin(2e3 * t)])
+    np.save(tmp_path / "waveform.npy", waveform)
+    node_script = Path(__file__).parent / "node" / "find_by_example.mjs"
+    completed = subprocess.run(["node", str(node_script), str(bundle), str(Path(__file__).parents[1] / "site_src"),
+                                str(tmp_path)], capture_output=True, text=True, timeout=280)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (line,) = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+    theirs = json.loads(line[len("RESULT "):])
+    params = HybridParameters(seed=9, noise_uv=6.0)
+    traces, channels, samples, units = preview_traces(templates, 90, FS, positions, params)
+    assert theirs["samples"] == samples.tolist() and theirs["units"] == units.tolist()
+    np.testing.assert_allclose(theirs["amplitudes"], amplitude_factors(len(samples), params), rtol=1e-12)
+    assert theirs["channels"] == channels.tolist()
+    np.testing.assert_allclose(np.array(theirs["traces"], dtype=np.float32), traces, rtol=1e-5, atol=1e-4)
+    own = read_waveform((tmp_path / "waveform.npy").read_bytes(), "waveform.npy", 48_000)
+    assert theirs["own_steps"] == own["preview"]["steps"]
+    print(f"Pyodide numpy {theirs['numpy']}: hybrid preview computed in {theirs['preview_ms']:.0f} ms")

@@ -238,3 +238,30 @@ def test_similarity_page_bounds_offset_and_limit():
     ordered, _ = rank(np.arange(30), index.scores(index.units[3]))
     pages = [similarity_page(table, ranking, ("template_id",), offset=k, limit=7) for k in range(0, 30, 7)]
     assert [r["row"] for p in pages for r in p["rows"]] == ordered.tolist()
+
+
+def test_the_worker_answers_similar_with_data_and_errors_in_words(served):
+    """Through the worker's one entry point, as the page calls it (JSON in, JSON out)."""
+    from templatelib import worker_api
+
+    browser = TemplateBrowser(served.url)
+    run(browser.load())
+    like = browser.columns["template_id"].values()[2]
+    worker_api._state.clear()
+    worker_api._state["browser"] = browser
+    try:
+        answer = json.loads(run(worker_api.call("similar", json.dumps({"like": like, "limit": 3}))))
+        assert answer["ok"] and answer["result"]["rows"][0]["template_id"] == like
+        for args in ({"like": "<script>"}, {"like": like, "offset": "x"}, {"own": True}, {"like": like, "bogus": 1}):
+            answer = json.loads(run(worker_api.call("similar", json.dumps(args))))
+            assert answer["ok"] is False and answer["error"]["kind"] in ("input", "internal"), answer
+            assert "\n" not in answer["error"]["message"]
+    finally:
+        worker_api._state.clear()
+
+
+def test_a_query_matching_nothing_ranks_nothing():
+    table, index, _ = big_table(10)
+    page = similarity_page(table, Ranking(np.array([], dtype=np.int64), index.scores(index.units[0])),
+                           ("template_id",), offset=5, limit=25)
+    assert page == {"count": 0, "offset": 0, "rows": []}
