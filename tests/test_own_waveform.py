@@ -263,3 +263,15 @@ def test_limits_and_methods_reach_the_page_config(tmp_path):
     assert "cosine" in config["similarity"]["measure"]
     assert {"similar", "own_waveform"} <= set(config["methodGroups"]["view"])
     assert "hybrid_preview" in config["methodGroups"]["full"]
+
+
+def test_a_second_file_of_the_same_name_is_ranked_afresh(served):
+    browser = TemplateBrowser(served.url)
+    run(browser.load())
+    browser.own_waveform("w.npy", base64.b64encode(npy(spike(RATE))).decode(), RATE)
+    first = run(browser.similar(own=True, limit=200))
+    inverted = base64.b64encode(npy(-spike(RATE))).decode()
+    browser.own_waveform("w.npy", inverted, RATE)
+    second = run(browser.similar(own=True, limit=200))
+    by_id = {r["template_id"]: r["similarity"] for r in first["rows"]}
+    assert all(r["similarity"] != by_id[r["template_id"]] for r in second["rows"] if r["similarity"])

@@ -97,6 +97,7 @@ class TemplateBrowser:
         self._download_count = 0
         self._previews = None  # similar.PreviewIndex, built on the first similarity call
         self._ranking = (None, None)  # (key, similar.Ranking) of the last one
+        self._scores = (None, None)  # (template or own waveform, the measure for every row)
         self._own = None  # the user's waveform as preview steps (own_waveform)
 
     async def _manifest(self) -> dict | None:
@@ -330,10 +331,11 @@ class TemplateBrowser:
             if row is None:
                 raise KeyError(f"template {like} is not in this catalogue")
             key, steps, described = ("like", like), index.vector(row), {"template_id": like}
+        if self._scores[0] != key:  # a new query on the same template reuses its scores
+            self._scores = (key, index.scores(steps))
         key = (key, str(expression or ""))
         if self._ranking[0] != key:
-            rows = self._query(key[1], None, False)
-            self._ranking = (key, Ranking(rows, index.scores(steps)))
+            self._ranking = (key, Ranking(self._query(key[1], None, False), self._scores[1]))
         page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS, offset, min(int(limit), MAX_PAGE))
         return {**page, "like": described, "measure": MEASURE, "note": index.note}
 
@@ -352,7 +354,7 @@ class TemplateBrowser:
             raise WaveformError("the file's bytes did not reach Python intact; pick it again") from None
         answer = read_waveform(data, name, sampling_frequency)
         self._own = {"name": answer["name"], "steps": np.array(answer["preview"]["steps"], dtype=np.float32)}
-        self._ranking = (None, None)
+        self._ranking = self._scores = (None, None)
         return answer
 
     def stats(self) -> dict:
