@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from templatelib import format as fmt
+from templatelib import units
 
 #: Catalogue columns whose distributions are drawn, when present.
 BASIC_COLUMNS = ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit")
@@ -31,28 +32,6 @@ BASIC_COLUMNS = ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "
 #: Template shape metrics (spikeinterface's names, from the format), drawn when present.
 SHAPE_COLUMNS = fmt.METRIC_COLUMNS
 
-#: Units for axis labels; seconds are shown in ms.
-UNITS = {
-    "amplitude_uv": "µV",
-    "depth_along_probe": "µm",
-    "signal_to_noise_ratio": "",
-    "spikes_per_unit": "spikes",
-    "repolarization_slope": "µV/s",
-    "recovery_slope": "µV/s",
-    "velocity_above": "µm/ms",
-    "velocity_below": "µm/ms",
-    "exp_decay": "1/µm",
-    "spread": "µm",
-}
-SECONDS_COLUMNS = {
-    "peak_to_trough_duration",
-    "trough_half_width",
-    "peak_half_width",
-    "main_to_next_extremum_duration",
-    "trough_width",
-    "peak_before_width",
-    "peak_after_width",
-}
 TOP_AREAS = 30
 BINS = 30
 
@@ -92,17 +71,10 @@ def inert(text) -> str:
     return "".join(_inert_char(c) for c in str(text))
 
 
-def _label(column: str) -> str:
-    if column in SECONDS_COLUMNS:
-        return f"{column} (ms)"
-    unit = UNITS.get(column, "")
-    return f"{column} ({unit})" if unit else column
-
-
 def _values(frame: pd.DataFrame, column: str) -> pd.Series:
     values = pd.to_numeric(frame[column], errors="coerce").astype(float)
     values = values.where(np.isfinite(values))
-    return values * 1000.0 if column in SECONDS_COLUMNS else values
+    return values * units.scale(column)
 
 
 def _fmt(value) -> str:
@@ -241,11 +213,11 @@ def _distribution_figure(page: _Page, frame: pd.DataFrame, probes: pd.Series, co
             v = values[probes == probe].dropna().to_numpy()
             if len(v):
                 ax.hist(v, bins=edges, histtype="step", linewidth=1.5, label=f"{probe} (n={len(v)})")
-        ax.set_xlabel(_label(column))
+        ax.set_xlabel(units.label(column))
         ax.set_ylabel("templates")
         ax.legend(fontsize=8)
 
-    alt = f"Histogram of {_label(column)} per probe; " + "; ".join(
+    alt = f"Histogram of {units.label(column)} per probe; " + "; ".join(
         f"{r['probe']}: median {_fmt(r['median'])}, {r['NaN']} NaN of {r['templates']}" for r in rows
     )
     page.figure(f"dist_{column}", title, alt, draw, table, None)
@@ -269,8 +241,8 @@ def _scatter_figure(page: _Page, frame: pd.DataFrame, probes: pd.Series, x: str,
             {
                 "probe": probe,
                 "templates plotted": int(sel.sum()),
-                f"median {_label(x)}": xs[sel].median() if sel.any() else np.nan,
-                f"median {_label(y)}": ys[sel].median() if sel.any() else np.nan,
+                f"median {units.label(x)}": xs[sel].median() if sel.any() else np.nan,
+                f"median {units.label(y)}": ys[sel].median() if sel.any() else np.nan,
             }
         )
     table = pd.DataFrame(rows)
@@ -280,11 +252,11 @@ def _scatter_figure(page: _Page, frame: pd.DataFrame, probes: pd.Series, x: str,
             sel = both & (probes == probe)
             if sel.any():
                 ax.scatter(xs[sel], ys[sel], s=8, alpha=0.6, label=f"{probe} (n={int(sel.sum())})")
-        ax.set_xlabel(_label(x))
-        ax.set_ylabel(_label(y))
+        ax.set_xlabel(units.label(x))
+        ax.set_ylabel(units.label(y))
         ax.legend(fontsize=8)
 
-    alt = f"Scatter plot of {_label(y)} against {_label(x)}, one point per template, coloured by probe; " + "; ".join(
+    alt = f"Scatter plot of {units.label(y)} against {units.label(x)}, one point per template, coloured by probe; " + "; ".join(
         f"{r['probe']}: {r['templates plotted']} templates" for r in rows
     )
     page.figure(f"scatter_{y}_{x}", title, alt, draw, table, None)

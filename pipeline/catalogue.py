@@ -29,13 +29,13 @@ from tqdm import tqdm
 
 from templatelib import format as fmt
 from templatelib.catalogue import CatalogueError
+from templatelib.dataset_checks import attribute_problems
 
 from .pack import MANIFEST_KEY as COMPACT_KEY
 from .pack import compact_catalogue
 from .previews import READ_BLOCK_UNITS, PreviousPreviews, dataset_previews, remove_stale_shards, write_shards
 from .provenance import dataset_provenance
 from .storage import LibraryStorage
-from .validate import attribute_problems
 
 #: What reading a damaged dataset may raise (zarr and numpy on bad metadata, arrays or chunks).
 READ_ERRORS = (KeyError, ValueError, TypeError, IndexError, OSError, AttributeError, RuntimeError)

@@ -12,11 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from templatelib.citations import infer_provenance
+from templatelib.citations import KNOWN_SOURCES, infer_provenance
 
 ATTR_PROVENANCE = "provenance"
-#: Sources a writer may record.
-KNOWN_SOURCES = frozenset({"synthetic", "ibl", "np_ultra"})
 
 
 def _plain(value):

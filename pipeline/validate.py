@@ -13,11 +13,11 @@ the csv and ``library.json`` checks in :mod:`pipeline.validate_catalogue`.
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 
 from templatelib import format as fmt
 from templatelib.chunk_decode import MAX_DECODED_BYTES, ChunkError
+from templatelib.dataset_checks import attribute_problems, templates_array_problems
 
 from .storage import LibraryStorage
 from .validate_catalogue import catalogue_problems
@@ -79,36 +79,6 @@ def _arrays(metadata: dict) -> dict:
     return {name[: -len("/.zarray")]: meta for name, meta in metadata.items() if name.endswith("/.zarray")}
 
 
-def attribute_problems(key: str, attrs: dict | None, samples: int | None) -> list[str]:
-    """The problems of a dataset's root attributes (``consolidate`` skips a dataset that has any)."""
-    if attrs is None:
-        return [f"{key}: .zattrs is not a JSON object"]
-    problems = []
-    for attr in (fmt.ATTR_SAMPLING_FREQUENCY, fmt.ATTR_NBEFORE):
-        if attr not in attrs:
-            problems.append(f"{key}: missing attribute '{attr}'")
-    if fmt.ATTR_IN_UV not in attrs and fmt.ATTR_IN_UV_LEGACY not in attrs:
-        problems.append(f"{key}: missing attribute '{fmt.ATTR_IN_UV}' (or legacy '{fmt.ATTR_IN_UV_LEGACY}')")
-    rate = attrs.get(fmt.ATTR_SAMPLING_FREQUENCY)
-    if fmt.ATTR_SAMPLING_FREQUENCY in attrs and not (_is_number(rate) and math.isfinite(rate) and rate > 0):
-        problems.append(f"{key}: sampling_frequency={rate!r} is not a finite number > 0")
-    nbefore = attrs.get(fmt.ATTR_NBEFORE)
-    if fmt.ATTR_NBEFORE in attrs:  # null included
-        if not _is_int(nbefore):
-            problems.append(f"{key}: nbefore={nbefore!r} is not an integer")
-        elif samples is not None and not 0 <= nbefore < samples:
-            problems.append(f"{key}: nbefore={nbefore} outside 0..{samples - 1}")
-    return problems
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _probe_problems(key: str, metadata: dict, arrays: dict, channels: int) -> list[str]:
     if not isinstance(metadata.get(f"{fmt.PROBE_GROUP}/.zgroup"), dict):
         return [f"{key}: missing group '{fmt.PROBE_GROUP}'"]
@@ -165,18 +135,13 @@ def dataset_problems(storage: LibraryStorage, key: str, deep: bool = False,
     templates = usable.get("templates_array")
     if templates is None:
         return problems + attribute_problems(key, _attrs(metadata, ""), None), facts
-    shape = templates["shape"]
-    if len(shape) != 3:
-        problems.append(f"{key}: templates_array has shape {tuple(shape)}, expected (units, samples, channels)")
+    array_problems, shape = templates_array_problems(key, templates)
+    problems += array_problems
+    if shape is None:
         return problems + attribute_problems(key, _attrs(metadata, ""), None), facts
     units, samples, channels = shape
     facts.update(units=units, channels=channels)
     problems += attribute_problems(key, _attrs(metadata, ""), samples)
-    if templates["chunks"] != [1, samples, channels]:
-        problems.append(
-            f"{key}: templates_array chunks {tuple(templates['chunks'])}, "
-            f"expected one unit per chunk {(1, samples, channels)}"
-        )
     expected = {
         "unit_ids": (units,),
         "brain_area": (units,),

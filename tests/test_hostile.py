@@ -249,8 +249,8 @@ def _zlib_bomb(mebibytes):
      "at most 16 requests"),
     (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(chunks=[0, 240, 384])), "chunks"),
     (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(chunks=[-1, 240, 384])), "chunks"),
-    (_edit_zmetadata(lambda m: m[".zattrs"].update(sampling_frequency="fast")), "sampling_frequency 'fast'"),
-    (_edit_zmetadata(lambda m: m[".zattrs"].update(nbefore=10**9)), "nbefore '1000000000' is not a sample"),
+    (_edit_zmetadata(lambda m: m[".zattrs"].update(sampling_frequency="fast")), "sampling_frequency='fast' is not a finite number"),
+    (_edit_zmetadata(lambda m: m[".zattrs"].update(nbefore=10**9)), "nbefore=1000000000 outside 0.."),
     (_edit_zmetadata(lambda m: m.update({"templates_array/.zarray": [1, 2]})), "not a template dataset"),
     (_edit_zmetadata(lambda m: m["templates_array/.zarray"].update(shape=[2, 100000, 100000], chunks=[1, 100000, 100000])),
      "the page reads at most"),
@@ -289,3 +289,28 @@ def test_library_json_of_the_wrong_shape_never_costs_the_catalogue(small_library
     info = asyncio.run(browser.load())
     assert info["count"] == 18
     assert info["library"] is None or all(v is None for v in info["library"].values())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("change", [
+    lambda m: m[".zattrs"].update(sampling_frequency="fast"),
+    lambda m: m[".zattrs"].update(nbefore=10**9),
+    lambda m: m[".zattrs"].update(nbefore="x" * 10_000),
+    lambda m: m[".zattrs"].pop("is_in_uV", None),
+    lambda m: m["templates_array/.zarray"].update(chunks=[2, 240, 384]),
+])
+def test_page_reader_and_validator_say_the_same_words(tmp_path, change):
+    """One set of dataset checks: the line the page shows is a line the validator reports."""
+    import asyncio
+
+    from conftest import start_data_server
+    from pipeline.validate import validate_library
+    from templatelib.zarr_reader import DataError, LibraryReader
+
+    storage, row = _page_reader_case(tmp_path, _edit_zmetadata(change))
+    with start_data_server(storage.path) as server:
+        with pytest.raises(DataError) as caught:
+            asyncio.run(LibraryReader(server.url).templates([(row["dataset"], int(row["template_index"]))]))
+    said = str(caught.value)
+    assert len(said) < 200, said  # a hostile value is quoted short
+    assert said in validate_library(storage)

@@ -156,7 +156,16 @@ def test_template_values_equal_the_dataset(served, small_library, catalogue):
                                   group["templates_array"][row["template_index"]])
     view = run(browser.view(row["template_id"]))
     assert view["svg"].startswith("<svg") and "time (ms)" in view["svg"] and "µV" in view["svg"]
-    assert dict(view["fields"])["template_id"] == row["template_id"]
+    fields = dict(view["fields"])
+    assert fields["template_id"] == row["template_id"]
+    # Every value as people read it, from format.COLUMN_UNITS: durations in ms, units written.
+    from templatelib import units
+
+    assert fields["amplitude_uv"] == units.text("amplitude_uv", float(row["amplitude_uv"]))
+    assert fields["amplitude_uv"].endswith(" µV") and fields["depth_along_probe"].endswith(" µm")
+    duration = float(row["peak_to_trough_duration"])
+    assert fields["peak_to_trough_duration"] == (f"{units.number_text(duration * 1000)} ms"
+                                                 if np.isfinite(duration) else units.MISSING)
 
 
 def test_missing_source_is_a_missing_error(served):

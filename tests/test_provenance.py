@@ -97,3 +97,14 @@ def test_live_libraries_without_provenance_are_inferred():
     recorded = provenances_for(["a.zarr"], {"provenance": {"a.zarr": {"source": "np_ultra"}}})
     assert recorded["a.zarr"] == {"source": "np_ultra"}
     assert provenances_for(["a.zarr"], None)["a.zarr"] == {"source": "unknown"}
+
+
+def test_every_writer_records_a_known_source_and_every_known_source_is_cited():
+    """The known sources are declared once (citations.KNOWN_SOURCES); writers and citations follow it."""
+    from templatelib.citations import KNOWN_SOURCES
+
+    written = {p["source"] for p in (synthetic_provenance(1), dict(NP_ULTRA_PROVENANCE),
+                                     ibl_provenance("000409", f"sub-A/sub-A_ses-{SESSION}_ecephys.nwb"))}
+    assert written == set(KNOWN_SOURCES)
+    cited = citation({f"d{i}.zarr": {"source": s} for i, s in enumerate(KNOWN_SOURCES)})
+    assert cited["sources"] == [*KNOWN_SOURCES, "spikeinterface"]

@@ -34,6 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from templatelib import format as fmt
+from templatelib.citations import NP_ULTRA_DOI
 
 from ..dataset_writer import UnitMetadata, WriteOptions, write_dataset
 from ..storage import LibraryStorage
@@ -187,7 +188,7 @@ def ultra_probe(positions: np.ndarray):
 
 
 #: The ``provenance`` root attribute of every NP-Ultra dataset (see pipeline/provenance.py).
-PROVENANCE = {"source": "np_ultra", "doi": "10.6084/m9.figshare.19493588.v2"}
+PROVENANCE = {"source": "np_ultra", "doi": NP_ULTRA_DOI}
 
 
 def with_provenance(write_options: WriteOptions | None) -> WriteOptions:

@@ -18,6 +18,7 @@ import base64
 import numpy as np
 
 from . import format as fmt
+from . import units
 from .catalogue import TABLE_COLUMNS, CatalogueError
 from .catalogue_source import CatalogueTooLarge, read_catalogue
 from .citations import citation, provenances_for
@@ -178,7 +179,8 @@ class TemplateBrowser:
             "template_id": template_id,
             "svg": template_view_svg(template[key], positions, handle.sampling_frequency, handle.nbefore,
                                      template_id),
-            "fields": [[c, row[c]] for c in DETAIL_FIELDS if c in row],
+            # Shown as people read them: durations in ms, every measurement with its unit.
+            "fields": [[c, units.text(c, row[c])] for c in DETAIL_FIELDS if c in row],
         }
 
     def snippet(self, template_ids, group: int = 0, noise_uv=None, seed=None) -> str:

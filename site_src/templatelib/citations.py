@@ -26,8 +26,11 @@ UNKNOWN = "unknown provenance"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _IBL_NAME = re.compile(r"(?:^|_)sub-[^_]+_ses-(" + _UUID + r")")
 
+#: The sources a writer may record as a dataset's ``provenance["source"]``, in the order a
+#: citation names them (``pipeline.provenance`` trusts a stored provenance only for these).
+KNOWN_SOURCES = ("ibl", "np_ultra", "synthetic")
 #: Order of the sources in a citation (spikeinterface always comes last).
-SOURCE_ORDER = ("ibl", "np_ultra", "synthetic", "unknown")
+SOURCE_ORDER = KNOWN_SOURCES + ("unknown",)
 
 SPIKEINTERFACE_TEXT = ("Buccino AP, Hurwitz CL, Garcia S, Magland J, Siegle JH, Hurwitz R, Hennig MH (2020). "
                        "SpikeInterface, a unified framework for spike sorting. eLife 9:e61834. "

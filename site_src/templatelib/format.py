@@ -52,32 +52,63 @@ ADDED_COLUMNS = ("template_id", "unit_id")
 #: order, appended after our additions (units and NaN rules: docs/metrics.md).
 #: Single-channel ones are computed on the best channel, upsampled 10x.
 SINGLE_CHANNEL_METRIC_COLUMNS = (
-    "peak_to_trough_duration",  # s
-    "trough_half_width",  # s
-    "peak_half_width",  # s
-    "repolarization_slope",  # uV/s
-    "recovery_slope",  # uV/s
-    "num_positive_peaks",  # count
-    "num_negative_peaks",  # count
-    "main_to_next_extremum_duration",  # s
-    "peak_before_to_trough_ratio",  # ratio
-    "peak_after_to_trough_ratio",  # ratio
-    "peak_before_to_peak_after_ratio",  # ratio
-    "main_peak_to_trough_ratio",  # ratio
-    "trough_width",  # s
-    "peak_before_width",  # s
-    "peak_after_width",  # s
-    "waveform_baseline_flatness",  # ratio
+    "peak_to_trough_duration",
+    "trough_half_width",
+    "peak_half_width",
+    "repolarization_slope",
+    "recovery_slope",
+    "num_positive_peaks",
+    "num_negative_peaks",
+    "main_to_next_extremum_duration",
+    "peak_before_to_trough_ratio",
+    "peak_after_to_trough_ratio",
+    "peak_before_to_peak_after_ratio",
+    "main_peak_to_trough_ratio",
+    "trough_width",
+    "peak_before_width",
+    "peak_after_width",
+    "waveform_baseline_flatness",
 )
 #: Multi-channel ones need the channel locations and at least two channels.
 MULTI_CHANNEL_METRIC_COLUMNS = (
-    "velocity_above",  # um/ms
-    "velocity_below",  # um/ms
-    "exp_decay",  # 1/um
-    "spread",  # um
+    "velocity_above",
+    "velocity_below",
+    "exp_decay",
+    "spread",
 )
 METRIC_COLUMNS = SINGLE_CHANNEL_METRIC_COLUMNS + MULTI_CHANNEL_METRIC_COLUMNS
 COLUMNS = LIVE_COLUMNS + ADDED_COLUMNS + METRIC_COLUMNS
+
+#: The unit each measured column is stored in (docs/metrics.md's table says the same; a test
+#: checks it). "" is dimensionless; "count" and "ratio" are numbers without a unit. How the
+#: page and the overview *show* a unit (durations in ms) is :mod:`templatelib.units`.
+COLUMN_UNITS = {
+    "depth_along_probe": "µm",
+    "amplitude_uv": "µV",
+    "noise_level_uv": "µV",
+    "signal_to_noise_ratio": "",
+    "spikes_per_unit": "spikes",
+    "peak_to_trough_duration": "s",
+    "trough_half_width": "s",
+    "peak_half_width": "s",
+    "repolarization_slope": "µV/s",
+    "recovery_slope": "µV/s",
+    "num_positive_peaks": "count",
+    "num_negative_peaks": "count",
+    "main_to_next_extremum_duration": "s",
+    "peak_before_to_trough_ratio": "ratio",
+    "peak_after_to_trough_ratio": "ratio",
+    "peak_before_to_peak_after_ratio": "ratio",
+    "main_peak_to_trough_ratio": "ratio",
+    "trough_width": "s",
+    "peak_before_width": "s",
+    "peak_after_width": "s",
+    "waveform_baseline_flatness": "ratio",
+    "velocity_above": "µm/ms",
+    "velocity_below": "µm/ms",
+    "exp_decay": "1/µm",
+    "spread": "µm",
+}
 
 #: What a valid ``templates.csv`` may be at most (docs/format.md "A valid templates.csv"):
 #: the page and Python refuse bigger ones before parsing them. 2 million rows is twice the

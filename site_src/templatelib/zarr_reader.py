@@ -25,6 +25,7 @@ import numpy as np
 
 from . import format as fmt
 from .chunk_decode import ChunkError, chunk_grid, chunk_key, decode_chunk
+from .dataset_checks import attribute_problems, templates_array_problems
 from .http_fetch import Fetcher, FetchError
 
 TEMPLATE_CACHE_SIZE = 128
@@ -156,29 +157,25 @@ class LibraryReader:
             raise DataError(f"{key}/.zmetadata is not a template dataset's metadata ({error})") from None
         try:
             probe_chunks = chunk_grid(x_meta, "probe/x")[0] + chunk_grid(y_meta, "probe/y")[0]
-            shape = chunk_grid(array_meta, "templates_array") and array_meta["shape"]
+            chunk_grid(array_meta, "templates_array")
         except (ChunkError, IndexError) as error:
             raise DataError(f"{key}: {error}") from None
         if probe_chunks > MAX_PROBE_CHUNKS:
             raise DataError(f"{key}: the probe geometry claims {probe_chunks} chunks; at most {MAX_PROBE_CHUNKS} "
                             "requests are made for it")
-        if len(shape) != 3:
-            raise DataError(f"{key}: templates_array has shape {shape}, expected (units, samples, channels)")
-        units, samples, channels = shape
-        if list(array_meta["chunks"]) != [1, samples, channels]:
-            raise DataError(f"{key}: templates_array is not stored one unit per chunk ({array_meta['chunks']})")
+        problems, window = templates_array_problems(key, array_meta)
+        if not problems:
+            problems = attribute_problems(key, attrs, window[1])
+        if problems:
+            raise DataError(problems[0])
+        units, samples, channels = window
         try:
             nbytes = samples * channels * np.dtype(array_meta.get("dtype")).itemsize
         except TypeError:
             raise DataError(f"{key}: templates_array has dtype {str(array_meta.get('dtype'))[:40]!r}") from None
         if nbytes > MAX_TEMPLATE_BYTES:
             raise DataError(f"{key}: one template would be {nbytes} bytes; the page reads at most {MAX_TEMPLATE_BYTES}")
-        sampling_frequency, nbefore = attrs.get(fmt.ATTR_SAMPLING_FREQUENCY), attrs.get(fmt.ATTR_NBEFORE)
-        if not isinstance(sampling_frequency, (int, float)) or isinstance(sampling_frequency, bool) \
-                or not np.isfinite(sampling_frequency) or sampling_frequency <= 0:
-            raise DataError(f"{key}: sampling_frequency {str(sampling_frequency)[:40]!r} is not a positive number")
-        if not isinstance(nbefore, int) or isinstance(nbefore, bool) or not 0 <= nbefore < samples:
-            raise DataError(f"{key}: nbefore {str(nbefore)[:40]!r} is not a sample of the {samples}-sample window")
+        sampling_frequency, nbefore = attrs[fmt.ATTR_SAMPLING_FREQUENCY], attrs[fmt.ATTR_NBEFORE]
         separator = array_meta.get("dimension_separator") or "."
         if separator not in (".", "/"):
             raise DataError(f"{key}: unknown dimension_separator {str(separator)[:10]!r}")
