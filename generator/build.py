@@ -29,7 +29,9 @@ import pandas as pd
 import yaml
 
 from templatelib import format as fmt
+from templatelib import hybrid_preview, own_waveform
 from templatelib.catalogue import csv_rules
+from templatelib.similar import MEASURE as SIMILARITY_MEASURE
 from templatelib.worker_api import GROUP_PACKAGES, METHOD_GROUPS, page_packages
 
 from .overview import build_overview, inert
@@ -245,6 +247,19 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
             "dir": fmt.PREVIEW_DIR, "formatVersion": fmt.PREVIEW_FORMAT_VERSION, "rowBytes": fmt.PREVIEW_ROW_BYTES,
             "idBytes": fmt.PREVIEW_ID_BYTES, "scaleBytes": fmt.PREVIEW_SCALE_BYTES, "steps": fmt.PREVIEW_SAMPLES,
             "rowsPerShard": fmt.PREVIEW_ROWS_PER_SHARD,
+        },
+        # "Similar templates", "Your own waveform" and the hybrid preview (templatelib.similar,
+        # own_waveform, hybrid_preview): the page checks a file's size before reading it.
+        "similarity": {"measure": SIMILARITY_MEASURE},
+        "ownWaveform": {
+            "maxBytes": own_waveform.MAX_BYTES, "extensions": list(own_waveform.EXTENSIONS),
+            "minRateHz": own_waveform.MIN_RATE_HZ, "maxRateHz": own_waveform.MAX_RATE_HZ,
+            "defaultRateHz": fmt.TEMPLATE_SAMPLING_FREQUENCY,
+        },
+        "hybridPreview": {
+            "previewMs": hybrid_preview.HybridParameters.preview_ms, "maxPreviewMs": hybrid_preview.MAX_PREVIEW_MS,
+            "maxTemplates": hybrid_preview.MAX_TEMPLATES, "maxNoiseUv": hybrid_preview.MAX_NOISE_UV,
+            "maxSeed": hybrid_preview.MAX_SEED,
         },
     }
     environment = jinja2.Environment(

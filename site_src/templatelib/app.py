@@ -27,6 +27,7 @@ from .column_table import known_columns
 from .http_fetch import Fetcher, FetchError
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
+from .similar import MEASURE
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
 
@@ -95,6 +96,10 @@ class TemplateBrowser:
         self._result_key = None
         self._download = None
         self._download_count = 0
+        self._previews = None  # similar.PreviewIndex, built on the first similarity call
+        self._ranking = (None, None)  # (key, similar.Ranking) of the last one
+        self._scores = (None, None)  # (template or own waveform, the measure for every row)
+        self._own = None  # the user's waveform as preview steps (own_waveform)
 
     async def _manifest(self) -> dict | None:
         if self._manifest_bytes is not None:
@@ -178,10 +183,49 @@ class TemplateBrowser:
             "fields": [[c, units.text(c, row[c])] for c in DETAIL_FIELDS if c in row],
         }
 
-    def snippet(self, template_ids) -> str:
+    def snippet(self, template_ids, group: int = 0, noise_uv=None, seed=None) -> str:
+        """The runnable snippet; ``group``, ``noise_uv`` and ``seed`` are the hybrid preview's, so
+        its ``generate_hybrid_recording`` call is the one the preview drew."""
         template_ids = list(template_ids)
         text = self.cite(template_ids)["text"] if template_ids else None
-        return python_snippet(self.table, template_ids, self.source, text)
+        params = self._hybrid_parameters(noise_uv, seed)
+        group = group if isinstance(group, int) and not isinstance(group, bool) else 0
+        return python_snippet(self.table, template_ids, self.source, text, params, group)
+
+    def _hybrid_parameters(self, noise_uv=None, seed=None, preview_ms=None):
+        from .hybrid_preview import HybridParameters, default_noise_uv
+
+        noise = self.columns["noise_level_uv"] if "noise_level_uv" in self.columns else []
+        return HybridParameters.checked(seed, noise_uv, default_noise_uv(noise), preview_ms)
+
+    async def hybrid_preview(self, template_ids, group: int = 0, noise_uv=None, seed=None,
+                             preview_ms=None) -> dict:
+        """The first ``preview_ms`` (100) ms of the snippet's hybrid recording for probe group
+        ``group`` of the selection (:mod:`hybrid_preview`), on the channels around the templates'
+        best channels: ``{"probe", "group", "template_ids", "in_uv", "parameters",
+        "sampling_frequency", "channels", "channel_positions", "traces", "spikes"}``."""
+        from .hybrid_preview import MAX_TEMPLATES, preview
+
+        params = self._hybrid_parameters(noise_uv, seed, preview_ms)
+        groups = probe_groups(self.table, list(template_ids))
+        if not groups:
+            raise ValueError("select templates first: the preview injects the selection")
+        if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < len(groups):
+            raise ValueError(f"the selection has {len(groups)} probe group(s); group {str(group)[:20]!r} is not one")
+        probe, ids = groups[group]
+        if len(ids) > MAX_TEMPLATES:
+            raise ValueError(f"the preview draws at most {MAX_TEMPLATES} templates; this probe group has {len(ids)}")
+        rows = [(fmt.dataset_key(d), index) for d, _, index, _ in selection_rows(self.table, ids)]
+        handles = [await self.reader.dataset(key) for key in dict.fromkeys(k for k, _ in rows)]
+        shapes = {(h.sampling_frequency, h.nbefore, h.num_samples, h.num_channels, h.is_in_uv) for h in handles}
+        if len(shapes) > 1:
+            raise ValueError(f"the templates of probe group {probe or '(no probe name)'} differ in sampling rate, "
+                             "window or channels; the snippet would split them: select one geometry")
+        first = handles[0]
+        arrays, positions = await asyncio.gather(self.reader.templates(rows), self.reader.positions(first.key))
+        templates = np.stack([arrays[key] for key in rows])
+        answer = preview(templates, first.nbefore, first.sampling_frequency, positions, params)
+        return {"probe": probe, "group": group, "template_ids": ids, "in_uv": first.is_in_uv, **answer}
 
     def cite(self, template_ids) -> dict:
         """``{"text", "bibtex", "sources"}``: the sources of the selected templates' datasets
@@ -252,6 +296,68 @@ class TemplateBrowser:
             files.append({"name": part["name"], "probe": part["probe"], "templates": part["templates"],
                           "bytes": len(data), "bytes_b64": base64.b64encode(data).decode("ascii")})
         return {"files": files, "bytes": sum(f["bytes"] for f in files)}
+
+    async def _preview_index(self):
+        from .similar import PreviewIndex, load_index
+
+        if isinstance(self._previews, PreviewIndex):
+            return self._previews
+        if self._previews is None:
+            # A future, so two calls at once fetch the shards once.
+            self._previews = asyncio.ensure_future(
+                load_index(self.reader, self.manifest, self.columns["template_id"].values()))
+        try:
+            self._previews = await self._previews
+        except BaseException:
+            self._previews = None  # a failed fetch may succeed later
+            raise
+        return self._previews
+
+    async def similar(self, like=None, own: bool = False, expression: str = "", offset: int = 0,
+                      limit: int = 50) -> dict:
+        """The rows matching ``expression`` ranked by similarity (:mod:`similar`) to template
+        ``like`` (an untrusted string, e.g. from ``?like=``) or, with ``own``, to the waveform
+        :meth:`own_waveform` read: ``{"count", "offset", "rows"}`` as :meth:`query` gives, each row
+        with its ``similarity``, plus ``"like"`` and the ``"measure"`` in words."""
+        from .similar import Ranking, SimilarityError, similarity_page
+
+        index = await self._preview_index()
+        if own:
+            if self._own is None:
+                raise SimilarityError("no waveform of yours has been read yet: pick a file first")
+            key, steps, described = ("own", self._own["name"]), self._own["steps"], {"own": self._own["name"]}
+        else:
+            if not isinstance(like, str) or not fmt.is_valid_template_id(like):
+                raise SimilarityError(f"{str(like)[:40]!r} is not a template ID (16 hex characters)")
+            row = self.columns.row_of(like)
+            if row is None:
+                raise KeyError(f"template {like} is not in this catalogue")
+            key, steps, described = ("like", like), index.vector(row), {"template_id": like}
+        if self._scores[0] != key:  # a new query on the same template reuses its scores
+            self._scores = (key, index.scores(steps))
+        key = (key, str(expression or ""))
+        if self._ranking[0] != key:
+            self._ranking = (key, Ranking(self._query(key[1], None, False), self._scores[1]))
+        page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS, offset, min(int(limit), MAX_PAGE))
+        return {**page, "like": described, "measure": MEASURE, "note": index.note}
+
+    def own_waveform(self, name: str, data_b64: str, sampling_frequency) -> dict:
+        """Read the user's waveform file (:mod:`own_waveform`; base64 of its bytes, which the page
+        read locally) for :meth:`similar` with ``own``: its preview, channel and rate, or an error
+        in words. Nothing is sent anywhere."""
+        from .own_waveform import MAX_BYTES, WaveformError, read_waveform
+
+        # The page checked the size before reading; base64 is checked again before decoding.
+        if not isinstance(data_b64, str) or len(data_b64) > 4 * (MAX_BYTES // 3 + 1):
+            raise WaveformError(f"a waveform file may be at most {MAX_BYTES:,} bytes")
+        try:
+            data = base64.b64decode(data_b64, validate=True)
+        except ValueError:
+            raise WaveformError("the file's bytes did not reach Python intact; pick it again") from None
+        answer = read_waveform(data, name, sampling_frequency)
+        self._own = {"name": answer["name"], "steps": np.array(answer["preview"]["steps"], dtype=np.float32)}
+        self._ranking = self._scores = (None, None)
+        return answer
 
     def stats(self) -> dict:
         return {"requests": self.reader.fetcher.requests, "bytes": self.reader.fetcher.bytes}

@@ -177,9 +177,11 @@ IN_UV_DEFAULT = True
 
 TEMPLATE_ID_LENGTH = 16
 
-#: The template window every live dataset shares: 240 samples, the trough at sample 90.
+#: The template window every live dataset shares: 240 samples, the trough at sample 90,
+#: sampled at 30 kHz (8 ms: 3 ms before the trough, 5 ms from it).
 TEMPLATE_SAMPLES = 240
 TEMPLATE_NBEFORE = 90
+TEMPLATE_SAMPLING_FREQUENCY = 30_000.0
 
 #: Previews: one fixed-size row per catalogue row, in ``templates.csv`` row order, split into
 #: shards of ``PREVIEW_ROWS_PER_SHARD`` rows so that the first page of any library is one

@@ -59,6 +59,21 @@ def bin_extrema(traces: np.ndarray, steps: int = fmt.PREVIEW_SAMPLES) -> np.ndar
     return out
 
 
+def quantise(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale float32 (n,), steps int8 (n, PREVIEW_SAMPLES))``: the preview of each trace.
+
+    The one reduction every preview gets (the library's rows, and a user's own waveform on the
+    page): :func:`bin_extrema`, then steps of ``scale = peak / PREVIEW_MAX_STEP``.
+    """
+    values = bin_extrema(traces)
+    peak = np.abs(values).max(axis=1) if len(values) else np.zeros(0)
+    scale = np.where(peak > 0, peak / fmt.PREVIEW_MAX_STEP, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = np.where(scale[:, None] > 0, np.rint(values / scale[:, None]), 0.0)
+    steps = np.clip(steps, -fmt.PREVIEW_MAX_STEP, fmt.PREVIEW_MAX_STEP).astype(np.int8)
+    return scale.astype(np.float32), steps
+
+
 def encode_rows(template_ids, traces: np.ndarray) -> bytes:
     """Preview rows for ``template_ids`` from their best-channel ``traces``.
 
@@ -75,18 +90,14 @@ def encode_rows(template_ids, traces: np.ndarray) -> bytes:
         ``n * PREVIEW_ROW_BYTES`` bytes, rows in the given order.
     """
     template_ids = list(template_ids)
-    values = bin_extrema(np.asarray(traces).reshape(len(template_ids), -1))
-    peak = np.abs(values).max(axis=1) if len(values) else np.zeros(0)
-    scale = np.where(peak > 0, peak / fmt.PREVIEW_MAX_STEP, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        steps = np.where(scale[:, None] > 0, np.rint(values / scale[:, None]), 0.0)
+    scale, steps = quantise(np.asarray(traces).reshape(len(template_ids), -1))
     rows = np.zeros(len(template_ids), dtype=_ROW_DTYPE)
     for k, template_id in enumerate(template_ids):
         if not fmt.is_valid_template_id(template_id):
             raise PreviewError(f"cannot preview template_id {template_id!r}: not 16 hex characters")
         rows["id"][k] = np.void(bytes.fromhex(template_id))
-    rows["scale"] = scale.astype(np.float32)
-    rows["steps"] = np.clip(steps, -fmt.PREVIEW_MAX_STEP, fmt.PREVIEW_MAX_STEP).astype(np.int8)
+    rows["scale"] = scale
+    rows["steps"] = steps
     return rows.tobytes()
 
 

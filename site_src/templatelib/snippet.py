@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import format as fmt
 from .citations import visible
+from .hybrid_preview import HybridParameters
 
 _READER = '''
 def read_selection(source, selection):
@@ -54,19 +55,37 @@ def read_selection(source, selection):
 
 _HYBRID = '''
 # Next: inject them into a recording. A recording has one probe, so this uses one group,
-# templates_by_probe[0]; the others go into recordings on their own probes the same way.
-# Here a 10 s synthetic recording on the same probe; use your own (same probe geometry) instead.
-templates = templates_by_probe[0]
-recording = generate_recording(
+# templates_by_probe[{group}]; the others go into recordings on their own probes the same way.
+# Here {duration:g} s of Gaussian noise ({noise:g} uV) on the same probe; use your own recording
+# (same probe geometry) instead. The page's "Hybrid preview" draws the first {preview_ms:g} ms of this
+# hybrid recording: the same spikes and amplitudes (same parameters and seed), other noise samples.
+templates = templates_by_probe[{group}]
+recording = NoiseGeneratorRecording(
     num_channels=templates.num_channels,
-    durations=[10.0],
     sampling_frequency=templates.sampling_frequency,
-    seed=0,
+    durations=[{duration!r}],
+    noise_levels={noise!r},
+    dtype="float32",
+    seed={seed!r},
 )
 recording.set_probe(templates.probe, in_place=True)
-hybrid_recording, hybrid_sorting = generate_hybrid_recording(recording, templates=templates, seed=0)
+hybrid_recording, hybrid_sorting = generate_hybrid_recording(
+    recording,
+    templates=templates,
+    amplitude_std={amplitude_std!r},
+    generate_sorting_kwargs=dict(firing_rates={firing_rate!r}, refractory_period_ms={refractory!r}),
+    seed={seed!r},
+)
 print(hybrid_recording)
 '''
+
+
+def hybrid_code(params: HybridParameters, group: int = 0) -> str:
+    """The snippet's injection, with the parameters the page's hybrid preview used."""
+    return _HYBRID.format(group=int(group), duration=float(params.duration_s), noise=float(params.noise_uv),
+                          seed=int(params.seed), amplitude_std=float(params.amplitude_std),
+                          firing_rate=float(params.firing_rate_hz), refractory=float(params.refractory_period_ms),
+                          preview_ms=float(params.preview_ms))
 
 
 def comment_lines(text: str, width: int = 96) -> str:
@@ -137,7 +156,8 @@ def probe_groups(table, template_ids) -> list[tuple[str, list[str]]]:
     return list(groups.items())
 
 
-def python_snippet(table, template_ids, source: str, citation_text: str | None = None) -> str:
+def python_snippet(table, template_ids, source: str, citation_text: str | None = None,
+                   hybrid: HybridParameters | None = None, group: int = 0) -> str:
     """The runnable snippet for ``template_ids`` (in that order) read from ``source``.
 
     Parameters
@@ -150,6 +170,9 @@ def python_snippet(table, template_ids, source: str, citation_text: str | None =
         http(s) URL of the library root the page reads.
     citation_text : str, optional
         What to cite (``citations.citation``'s text), added as comments.
+    hybrid : HybridParameters, optional
+        The hybrid preview's parameters (default: its defaults); ``group`` is the probe group
+        injected (its index in ``templates_by_probe``).
     """
     rows = selection_rows(table, template_ids)
     if not rows:
@@ -168,8 +191,8 @@ def python_snippet(table, template_ids, source: str, citation_text: str | None =
         "import numpy as np\n"
         "import zarr\n"
         "from probeinterface import Probe\n"
-        "from spikeinterface.core import Templates, generate_recording\n"
-        "from spikeinterface.generation import generate_hybrid_recording\n"
+        "from spikeinterface.core import Templates\n"
+        "from spikeinterface.generation import NoiseGeneratorRecording, generate_hybrid_recording\n"
     )
     described = "; ".join(f"[{k}] {probe or '(no probe name)'}: {len(ids)} template(s)"
                           for k, (probe, ids) in enumerate(groups))
@@ -183,7 +206,8 @@ def python_snippet(table, template_ids, source: str, citation_text: str | None =
         "for group in templates_by_probe:\n"
         "    print(group)\n"
     )
-    return header + _READER + body + _HYBRID
+    group = int(group) if 0 <= int(group) < len(groups) else 0
+    return header + _READER + body + hybrid_code(hybrid or HybridParameters(), group)
 
 
 def selection_csv(table, template_ids) -> str:

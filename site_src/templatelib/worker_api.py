@@ -13,9 +13,11 @@ so the worker never lists them itself):
     plus the catalogue as numpy columns (:mod:`column_table`): queries, sorting, paging;
 ``view``
     plus zarr (small), loaded in the background once the catalogue is queryable: the
-    template view, which reads the probe geometry with it;
+    template view, which reads the probe geometry with it, and "Similar templates" (numpy
+    only: ranking by the previews, and the user's own waveform file);
 ``full``
-    plus pandas, loaded right after: the snippet, the citation and the selection's csv.
+    plus pandas, loaded right after: the snippet, the citation, the selection's csv and the
+    hybrid preview (the selection's probe groups come from the snippet's pandas code).
 
 Stages after ``core`` load in the order written here.
 """
@@ -29,9 +31,9 @@ from .zarr_reader import LibraryReader
 METHOD_GROUPS = {
     "boot": ("preview_rows",),
     "core": ("load", "query", "known_ids", "stats"),
-    "view": ("view",),
+    "view": ("view", "similar", "own_waveform"),
     "full": ("snippet", "cite", "selection_csv", "basket_groups", "download_plan", "download_step",
-             "download_file"),
+             "download_file", "hybrid_preview"),
 }
 #: The Pyodide packages each stage adds (the page's wheel comes with ``boot``).
 GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "view": ("zarr",), "full": ("pandas",)}
