@@ -198,7 +198,7 @@ def test_page_preview_refuses_in_words(hybrid_library):
 def test_pyodide_draws_the_same_spikes_traces_and_own_waveform(tmp_path):
     """The page's numpy (the offline bundle's) gives the spikes, amplitudes, traces and own-waveform
     preview that CPython's numpy gives, so the CPython checks against spikeinterface hold there."""
-    from generator import pyodide_bundle as pb
+    from generator.bundle import assemble as pb
     from templatelib.own_waveform import read_waveform
 
     bundle = pb.ensure_bundle(pb.DEFAULT_DEST)

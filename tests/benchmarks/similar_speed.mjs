@@ -1,8 +1,8 @@
 // Times "Similar templates" over 100,000 rows in the page's runtime: the offline bundle's Pyodide
 // and numpy, running templatelib.similar as the worker does (index built once, then per call:
-// scores, ranking, one page of rows). Prints one JSON line ("RESULT {...}") for tests/test_similar.py.
+// scores, ranking, one page of rows). Prints one JSON line ("RESULT {...}") for similar_speed.py.
 //
-// Usage: node tests/node/similar_speed.mjs <bundle-dir> <site_src-dir>
+// Usage: node tests/benchmarks/similar_speed.mjs <bundle-dir> <site_src-dir>
 
 import path from "node:path";
 import { pathToFileURL } from "node:url";
