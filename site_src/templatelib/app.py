@@ -24,6 +24,7 @@ from .catalogue_source import CatalogueTooLarge, read_catalogue
 from .citations import citation, provenances_for
 from .column_query import evaluate
 from .column_table import known_columns
+from .empty_result import explain_empty
 from .http_fetch import Fetcher, FetchError
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
@@ -164,7 +165,11 @@ class TemplateBrowser:
         # "row" is the csv row: where the UI thread finds the template's preview.
         rows = [{"row": int(position), **record}
                 for position, record in zip(page, self.columns.records(page, ROW_FIELDS))]
-        return {"count": int(len(result)), "offset": offset, "rows": rows}
+        answer = {"count": int(len(result)), "offset": offset, "rows": rows}
+        if not len(result) and str(expression or "").strip():
+            # "0 templates" says why: each condition's own count and what the columns hold.
+            answer["empty"] = explain_empty(self.columns, str(expression), known_columns(self.columns.names))
+        return answer
 
     async def view(self, template_id: str) -> dict:
         """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""

@@ -49,14 +49,14 @@ def label(column: str) -> str:
 
 def number_text(value: float) -> str:
     """A finite number with :data:`SIGNIFICANT_DIGITS` significant digits, never in exponent
-    form between 1e-3 and 1e9."""
+    form between 1e-5 and 1e9."""
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
     if magnitude >= SIGNIFICANT_DIGITS and magnitude < 9:
         rounded = round(value, SIGNIFICANT_DIGITS - 1 - magnitude)
         return f"{rounded:,.0f}"
-    if -3 <= magnitude < SIGNIFICANT_DIGITS:
+    if -5 <= magnitude < SIGNIFICANT_DIGITS:
         decimals = max(0, SIGNIFICANT_DIGITS - 1 - magnitude)
         return f"{value:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{value:.0f}"
     return f"{value:.{SIGNIFICANT_DIGITS - 1}e}"
