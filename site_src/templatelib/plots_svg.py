@@ -87,8 +87,8 @@ def _footprint_panel(template, positions, best, box) -> list[str]:
     px = _scale(pos[:, 0], pos[:, 0].min() - 12, pos[:, 0].max() + 12, x0, x0 + w)
     py = _scale(pos[:, 1], pos[:, 1].min() - 12, pos[:, 1].max() + 12, y0 + h, y0)
     peak = float(np.abs(template[:, near]).max()) or 1.0
-    trace_w = min(w / max(len(np.unique(pos[:, 0])), 1) * 0.9, 40.0)
-    trace_h = min(h / max(len(np.unique(pos[:, 1])), 1) * 1.6, 60.0)
+    trace_w = min(w / max(len(np.unique(pos[:, 0])), 1) * 0.9, 56.0)
+    trace_h = min(h / max(len(np.unique(pos[:, 1])), 1) * 1.6, 80.0)
     parts = [f'<text x="{x0 + w / 2}" y="{y0 - 6}" text-anchor="middle">footprint ({len(near)} nearest channels)</text>']
     for k, c in enumerate(near):
         trace = template[:, c]
@@ -133,14 +133,16 @@ def template_view_svg(template, positions, sampling_frequency, nbefore, label) -
     template = np.asarray(template, dtype=float)
     positions = np.asarray(positions, dtype=float)
     best = best_channel(template)
-    width, height = 760, 300
+    # Stacked for the page's view column (~340-600 px wide): at that width a side-by-side
+    # 760-unit figure shrank its 11-unit labels to ~6 px; stacked, they stay near 10 px.
+    width, height = 500, 600
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="template-view" '
         f'aria-label="{escape(f"Waveform {label}: best channel {best} and its neighbours, footprint, probe", quote=True)}" '
         f'viewBox="0 0 {width} {height}" font-family="system-ui, sans-serif" font-size="11" fill="{INK}">'
     ]
-    parts += _waveform_panel(template, positions, best, sampling_frequency, nbefore, (62, 14, 360, 230))
-    parts += _footprint_panel(template, positions, best, (450, 22, 170, 250))
-    parts += _probe_panel(template, positions, best, (660, 22, 36, 250))
+    parts += _waveform_panel(template, positions, best, sampling_frequency, nbefore, (62, 14, 420, 230))
+    parts += _footprint_panel(template, positions, best, (62, 318, 300, 266))
+    parts += _probe_panel(template, positions, best, (400, 318, 36, 266))
     parts.append("</svg>")
     return "".join(parts)
