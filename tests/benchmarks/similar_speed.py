@@ -21,36 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from templatelib import format as fmt
 from templatelib.app import TemplateBrowser
-from templatelib.column_table import ColumnTable, TextColumn
-from templatelib.similar import PreviewIndex
 
 HERE = Path(__file__).resolve().parent
-
-
-def preview_rows(ids: list[str], steps: np.ndarray) -> bytes:
-    rows = np.zeros(len(ids), dtype=[("id", "V8"), ("scale", "<f4"), ("steps", "i1", (fmt.PREVIEW_SAMPLES,))])
-    rows["id"] = np.frombuffer(b"".join(bytes.fromhex(t) for t in ids), dtype="V8")
-    rows["scale"], rows["steps"] = 1.0, steps
-    return rows.tobytes()
+sys.path.insert(0, str(HERE.parent))
+from test_similar import big_table  # noqa: E402
 
 
 def cpython(n: int, calls: int = 7) -> float:
-    rng = np.random.default_rng(0)
-    ids = [f"{k:016x}" for k in range(n)]
-    table = ColumnTable({
-        "template_id": TextColumn.from_strings(ids),
-        "dataset": TextColumn.from_strings([f"d{k % 50}" for k in range(n)]),
-        "amplitude_uv": rng.uniform(20, 500, n),
-        "template_index": np.arange(n, dtype=np.int64),
-        "best_channel_index": rng.integers(0, 384, n),
-    })
-    steps = rng.integers(-127, 128, (n, fmt.PREVIEW_SAMPLES), dtype=np.int8)
+    table, index, _ = big_table(n)  # the test's table: ids, datasets, amplitudes, random steps
     browser = TemplateBrowser("http://127.0.0.1:9/")
-    browser.columns, browser._previews = table, PreviewIndex.from_rows(preview_rows(ids, steps), ids)
+    browser.columns, browser._previews = table, index
+    ids = table["template_id"].values()
     times = []
     for k in range(calls):
         start = time.perf_counter()
