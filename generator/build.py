@@ -3,7 +3,8 @@
 Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_template_library/``)::
 
     index.html            jinja2-rendered page
-    static/               app.js, basket.js, worker_client.js, worker.js, style.css
+    static/               the page's ES modules (app.js the entry, worker.js the module worker),
+                          style.css; relative imports carry the build's ``?v=`` version
     wheels/               the page's own wheel (templatelib)
     pyodide/              the Pyodide runtime the page loads (``--pyodide local`` only; the boot
                           files and the lock closure of PAGE_PACKAGES from the offline bundle,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -51,8 +53,12 @@ RESULT_COLUMNS = (
     ("spikes_per_unit", "Spikes", "number", None),
     ("probe", "Probe", "text", None),
 )
-#: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
-PAGE_SCRIPTS = ("catalogue_csv.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
+#: The page's entry module (it imports the others) and the worker's (a module worker).
+ENTRY_MODULE = "app.js"
+WORKER_MODULE = "worker.js"
+#: A static relative import in the page's modules (``from "./name.js"``): the build adds its
+#: version, so a deploy never mixes modules of two builds from the browser's cache.
+_RELATIVE_IMPORT = re.compile(r'(\bfrom\s+"\./)([A-Za-z0-9_]+\.js)(")')
 #: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them):
 #: ``--pyodide local`` hosts them with their lock closure, and the service worker caches them.
 PAGE_PACKAGES = page_packages()
@@ -114,14 +120,32 @@ def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
     return files if all((out / name).is_file() for name in files) else []
 
 
-def _copy_static(out: Path) -> str:
-    """Copy the assets; return a content hash used as a cache-busting version."""
-    shutil.copytree(SITE_SRC / "static", out / "static")
+def _static_digest() -> str:
+    """A content hash of the assets (``site_src/static``), part of the cache-busting version."""
     digest = hashlib.sha256()
-    for path in sorted((out / "static").rglob("*")):
+    for path in sorted((SITE_SRC / "static").rglob("*")):
         if path.is_file():
-            digest.update(path.read_bytes())
+            digest.update(path.relative_to(SITE_SRC).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _copy_static(out: Path, version: str) -> list[str]:
+    """Copy the assets, every relative module import stamped with ``?v=version``.
+
+    Returns
+    -------
+    list of str
+        The page's modules (every ``.js`` but the worker's), sorted: the page preloads them
+        all, and the service worker precaches them with the worker and the stylesheet.
+    """
+    shutil.copytree(SITE_SRC / "static", out / "static")
+    modules = []
+    for path in sorted((out / "static").glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_RELATIVE_IMPORT.sub(rf"\g<1>\g<2>?v={version}\g<3>", text), encoding="utf-8")
+        if path.name != WORKER_MODULE:
+            modules.append(path.name)
+    return modules
 
 
 #: How long the build waits for a remote catalogue before drawing the overview without it.
@@ -215,13 +239,14 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     # a stable URL per content, which browsers may cache, and a new one after every change.
     (out / "wheels" / wheel_digest).mkdir()
     wheel = wheel.rename(out / "wheels" / wheel_digest / wheel.name)
-    version = hashlib.sha256((_copy_static(out) + wheel_digest).encode()).hexdigest()[:12]
+    version = hashlib.sha256((_static_digest() + wheel_digest).encode()).hexdigest()[:12]
+    modules = _copy_static(out, version)
     pyodide_index = _pyodide_index(out, pyodide)
     blosc_files = _blosc_module_files(out, pyodide)
     page_config = {
         "pyodideIndexURL": pyodide_index,
         "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
-        "workerURL": f"static/worker.js?v={version}",
+        "workerURL": f"static/{WORKER_MODULE}?v={version}",
         "serviceWorkerURL": f"sw.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
         "publicSource": fmt.PUBLIC_HTTP_ROOT,
@@ -258,7 +283,8 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         config_json=jinja2.utils.markupsafe.Markup(config_json),
         asset_version=version,
         columns=[(c[0], c[1]) for c in RESULT_COLUMNS],
-        scripts=PAGE_SCRIPTS,
+        entry=f"static/{ENTRY_MODULE}?v={version}",
+        modules=[f"static/{name}?v={version}" for name in modules],
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         pyodide_version=PYODIDE_VERSION,
     )
@@ -266,7 +292,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     # The service worker sits at the site root so that its scope is the whole site.
     service_worker = environment.get_template("sw.js.j2").render(
         version=version,
-        precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*PAGE_SCRIPTS, "style.css")),
+        precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*modules, "style.css")),
                              page_config["workerURL"], page_config["wheelURL"], *blosc_files]),
         pyodide_index=json.dumps(pyodide_index),
         pyodide_packages=json.dumps(list(PAGE_PACKAGES)),
