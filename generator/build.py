@@ -31,8 +31,8 @@ import pandas as pd
 import yaml
 
 from templatelib import format as fmt
-from templatelib.catalogue import csv_rules
-from templatelib.worker_api import GROUP_PACKAGES, METHOD_GROUPS, page_packages
+from templatelib.page_contract import QUICK_FILTERS, RESULT_COLUMNS, page_facts
+from templatelib.worker_api import page_packages
 
 from .overview import build_overview, inert
 from .page_wheel import build_page_wheel
@@ -41,18 +41,6 @@ from .pyodide_pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 REPO = Path(__file__).resolve().parent.parent
 SITE_SRC = REPO / "site_src"
 MARKER = ".hybrid-template-site"
-#: The results table: (column, title, kind, decimals). The page gets it through its config,
-#: so the table's columns are written down once.
-RESULT_COLUMNS = (
-    ("template_id", "Template ID", "text", None),
-    ("dataset", "Dataset", "text", None),
-    ("brain_area", "Brain area", "text", None),
-    ("depth_along_probe", "Depth (µm)", "number", 0),
-    ("amplitude_uv", "Amplitude (µV)", "number", 1),
-    ("signal_to_noise_ratio", "SNR", "number", 1),
-    ("spikes_per_unit", "Spikes", "number", None),
-    ("probe", "Probe", "text", None),
-)
 #: The page's entry module (it imports the others) and the worker's (a module worker).
 ENTRY_MODULE = "app.js"
 WORKER_MODULE = "worker.js"
@@ -250,7 +238,6 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "serviceWorkerURL": f"sw.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
         "publicSource": fmt.PUBLIC_HTTP_ROOT,
-        "pageSize": 25,
         "callTimeoutMs": int(call_timeout_ms),
         "loadTimeoutMs": int(load_timeout_ms),
         "pyodideVersion": PYODIDE_VERSION,
@@ -260,17 +247,8 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "dataCache": DATA_CACHE,
         "catalogueFile": fmt.CATALOGUE_FILE,
         "manifestFile": fmt.MANIFEST_FILE,
-        "resultColumns": [list(c) for c in RESULT_COLUMNS],
-        "methodGroups": {group: list(methods) for group, methods in METHOD_GROUPS.items()},
-        "stagePackages": {group: list(packages) for group, packages in GROUP_PACKAGES.items()},
-        "catalogueCsv": csv_rules(),
-        "compactCatalogue": {"file": fmt.COMPACT_CATALOGUE_FILE, "manifestKey": fmt.COMPACT_MANIFEST_KEY,
-                             "maxBytes": fmt.COMPACT_MAX_BYTES, "maxRows": fmt.COMPACT_MAX_ROWS},
-        "previewFormat": {
-            "dir": fmt.PREVIEW_DIR, "formatVersion": fmt.PREVIEW_FORMAT_VERSION, "rowBytes": fmt.PREVIEW_ROW_BYTES,
-            "idBytes": fmt.PREVIEW_ID_BYTES, "scaleBytes": fmt.PREVIEW_SCALE_BYTES, "steps": fmt.PREVIEW_SAMPLES,
-            "rowsPerShard": fmt.PREVIEW_ROWS_PER_SHARD,
-        },
+        # What the page and Python agree on (columns, filters, methods, packages, formats).
+        **page_facts(),
     }
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SITE_SRC / "templates"), undefined=jinja2.StrictUndefined,
@@ -282,7 +260,8 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     html = environment.get_template("index.html.j2").render(
         config_json=jinja2.utils.markupsafe.Markup(config_json),
         asset_version=version,
-        columns=[(c[0], c[1]) for c in RESULT_COLUMNS],
+        columns=RESULT_COLUMNS,
+        quick_filters=QUICK_FILTERS,
         entry=f"static/{ENTRY_MODULE}?v={version}",
         modules=[f"static/{name}?v={version}" for name in modules],
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

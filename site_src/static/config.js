@@ -7,7 +7,7 @@
 export const REQUIRED_KEYS = [
   "pyodideIndexURL", "wheelURL", "workerURL", "defaultSource", "publicSource", "pageSize", "callTimeoutMs",
   "loadTimeoutMs", "bloscModuleURL", "dataCache", "catalogueFile", "manifestFile", "resultColumns",
-  "methodGroups", "stagePackages", "catalogueCsv", "compactCatalogue", "previewFormat",
+  "methodGroups", "stagePackages", "catalogueCsv", "compactCatalogue", "previewFormat", "quickFilters",
 ];
 
 /** `config` frozen (deeply), or an Error naming the first missing key. */
