@@ -1,4 +1,4 @@
-// How values and errors are written on the page: pure functions, no DOM, no state.
+// How values, errors and the quick filters' query are written: pure functions, no DOM, no state.
 
 /** A catalogue value as a table cell or view field: "–" for a missing one, `digits` decimals. */
 export function formatValue(value, digits) {
@@ -28,4 +28,22 @@ export const FATAL_TITLES = {
 /** `text` as a Python string literal (single quotes), safe inside a query expression. */
 export function pyString(text) {
   return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n").replace(/\r/g, "\\r") + "'";
+}
+
+/**
+ * The query the quick filters write (`filters`: config.quickFilters; `valueOf(id)`: a box's
+ * text): `column operator value` for each filled one, joined by "and".
+ */
+export function filterExpression(filters, valueOf) {
+  const parts = [];
+  for (const filter of filters) {
+    const value = valueOf(filter.id);
+    if (filter.choices) {
+      if (value) parts.push(filter.column + " " + filter.operator + " " + pyString(value));
+    } else if (value.trim() !== "" && isFinite(Number(value))) {
+      // `scale` turns the box's unit into the column's (peak-to-trough: ms in the box, s in the csv).
+      parts.push(filter.column + " " + filter.operator + " " + Number(value) * filter.scale);
+    }
+  }
+  return parts.join(" and ");
 }

@@ -24,6 +24,7 @@ from .citations import citation, provenances_for
 from .column_query import evaluate
 from .column_table import known_columns
 from .http_fetch import Fetcher, FetchError
+from .page_contract import HINTED_COLUMNS
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
@@ -113,7 +114,7 @@ class TemplateBrowser:
         columns = self.columns
         probes = columns["probe"].categories if "probe" in columns else ()
         ranges = {}
-        for name in ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit"):
+        for name in HINTED_COLUMNS:  # the quick filters' placeholders
             span = columns.finite_range(name)
             if span is not None:
                 ranges[name] = span

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { checkConfig } from "../../site_src/static/config.js";
-import { describeError, formatField, formatValue, pyString } from "../../site_src/static/words.js";
+import { describeError, filterExpression, formatField, formatValue, pyString } from "../../site_src/static/words.js";
 import { fromPython } from "./python_facts.mjs";
 
 test("pyString quotes any text as the same Python string", () => {
@@ -43,4 +43,19 @@ test("a config without a key the page needs is refused, naming the key", () => {
     delete lacking[key];
     assert.throws(() => checkConfig(lacking), new RegExp("lacks " + key));
   }
+});
+
+test("the quick filters write the query the contract declares, and Python accepts it", () => {
+  const facts = fromPython({ imports: "from templatelib.page_contract import page_facts", value: "page_facts()" });
+  const filters = facts.quickFilters;
+  const only = (id, value) => filterExpression(filters, (k) => (k === id ? value : ""));
+  assert.equal(only("f-amp-min", "120"), "amplitude_uv >= 120");
+  assert.equal(only("f-ptt-max", "0.5"), "peak_to_trough_duration <= 0.0005");  // ms in the box, s in the csv
+  assert.equal(only("f-area", "it's"), "brain_area == 'it\\'s'");
+  for (const junk of ["", "  ", "abc", "1e999x"]) assert.equal(only("f-amp-min", junk), "");
+  const all = filterExpression(filters, (id) => (filters.find((f) => f.id === id).choices ? "it's \"CA1\"\\ \nnext" : " 2.5 "));
+  assert.equal(all.split(" and ").length, filters.length);
+  const checked = fromPython({ imports: "from templatelib import format as fmt\nfrom templatelib.safe_query import check_expression",
+    value: `bool(check_expression(json.loads(${JSON.stringify(JSON.stringify(all))}), fmt.COLUMNS, ("probe", "brain_area")))` });
+  assert.equal(checked, true);
 });
