@@ -1,6 +1,6 @@
-// The page's JavaScript: classic scripts sharing `self.HTL` on the UI thread, one classic Web
-// Worker, and the node unit tests (ES modules). Recommended rules plus the few that catch what
-// bit us: shadowed names, unused values, loose equality.
+// The page's JavaScript: ES modules on the UI thread (app.js the entry), one module Web Worker
+// (worker.js), and the node unit tests (ES modules). Recommended rules plus the few that catch
+// what bit us: shadowed names, unused values, loose equality.
 import js from "@eslint/js";
 import globals from "globals";
 
@@ -17,12 +17,12 @@ export default [
   {
     files: ["site_src/static/**/*.js"],
     ignores: ["site_src/static/worker.js"],
-    languageOptions: { sourceType: "script", ecmaVersion: 2022, globals: { ...globals.browser } },
+    languageOptions: { sourceType: "module", ecmaVersion: 2022, globals: { ...globals.browser } },
     rules: strict,
   },
   {
     files: ["site_src/static/worker.js"],
-    languageOptions: { sourceType: "script", ecmaVersion: 2022, globals: { ...globals.worker } },
+    languageOptions: { sourceType: "module", ecmaVersion: 2022, globals: { ...globals.worker } },
     rules: strict,
   },
   {

@@ -3,7 +3,8 @@
 Output layout (relative URLs only, so it works under a sub-path like ``/hybrid_template_library/``)::
 
     index.html            jinja2-rendered page
-    static/               app.js, basket.js, worker_client.js, worker.js, style.css
+    static/               the page's ES modules (app.js the entry, worker.js the module worker),
+                          style.css; relative imports carry the build's ``?v=`` version
     wheels/               the page's own wheel (templatelib)
     pyodide/              the Pyodide runtime the page loads (``--pyodide local`` only; the boot
                           files and the lock closure of PAGE_PACKAGES from the offline bundle,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,10 +31,8 @@ import pandas as pd
 import yaml
 
 from templatelib import format as fmt
-from templatelib import hybrid_preview, own_waveform
-from templatelib.catalogue import csv_rules
-from templatelib.similar import MEASURE as SIMILARITY_MEASURE
-from templatelib.worker_api import GROUP_PACKAGES, METHOD_GROUPS, page_packages
+from templatelib.page_contract import QUICK_FILTERS, RESULT_COLUMNS, page_facts
+from templatelib.worker_api import page_packages
 
 from .overview import build_overview, inert
 from .page_wheel import build_page_wheel
@@ -41,20 +41,12 @@ from .bundle.pin import PYODIDE_CDN_URL, PYODIDE_VERSION
 REPO = Path(__file__).resolve().parent.parent
 SITE_SRC = REPO / "site_src"
 MARKER = ".hybrid-template-site"
-#: The results table: (column, title, kind, decimals). The page gets it through its config,
-#: so the table's columns are written down once.
-RESULT_COLUMNS = (
-    ("template_id", "Template ID", "text", None),
-    ("dataset", "Dataset", "text", None),
-    ("brain_area", "Brain area", "text", None),
-    ("depth_along_probe", "Depth (µm)", "number", 0),
-    ("amplitude_uv", "Amplitude (µV)", "number", 1),
-    ("signal_to_noise_ratio", "SNR", "number", 1),
-    ("spikes_per_unit", "Spikes", "number", None),
-    ("probe", "Probe", "text", None),
-)
-#: Classic scripts, in order: the helpers define ``self.HTL`` parts that app.js uses.
-PAGE_SCRIPTS = ("catalogue_csv.js", "previews.js", "offline.js", "worker_client.js", "basket.js", "app.js")
+#: The page's entry module (it imports the others) and the worker's (a module worker).
+ENTRY_MODULE = "app.js"
+WORKER_MODULE = "worker.js"
+#: A static relative import in the page's modules (``from "./name.js"``): the build adds its
+#: version, so a deploy never mixes modules of two builds from the browser's cache.
+_RELATIVE_IMPORT = re.compile(r'(\bfrom\s+"\./)([A-Za-z0-9_]+\.js)(")')
 #: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them):
 #: ``--pyodide local`` hosts them with their lock closure, and the service worker caches them.
 PAGE_PACKAGES = page_packages()
@@ -116,14 +108,32 @@ def _blosc_module_files(out: Path, pyodide: str) -> list[str]:
     return files if all((out / name).is_file() for name in files) else []
 
 
-def _copy_static(out: Path) -> str:
-    """Copy the assets; return a content hash used as a cache-busting version."""
-    shutil.copytree(SITE_SRC / "static", out / "static")
+def _static_digest() -> str:
+    """A content hash of the assets (``site_src/static``), part of the cache-busting version."""
     digest = hashlib.sha256()
-    for path in sorted((out / "static").rglob("*")):
+    for path in sorted((SITE_SRC / "static").rglob("*")):
         if path.is_file():
-            digest.update(path.read_bytes())
+            digest.update(path.relative_to(SITE_SRC).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _copy_static(out: Path, version: str) -> list[str]:
+    """Copy the assets, every relative module import stamped with ``?v=version``.
+
+    Returns
+    -------
+    list of str
+        The page's modules (every ``.js`` but the worker's), sorted: the page preloads them
+        all, and the service worker precaches them with the worker and the stylesheet.
+    """
+    shutil.copytree(SITE_SRC / "static", out / "static")
+    modules = []
+    for path in sorted((out / "static").glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_RELATIVE_IMPORT.sub(rf"\g<1>\g<2>?v={version}\g<3>", text), encoding="utf-8")
+        if path.name != WORKER_MODULE:
+            modules.append(path.name)
+    return modules
 
 
 #: How long the build waits for a remote catalogue before drawing the overview without it.
@@ -217,17 +227,17 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     # a stable URL per content, which browsers may cache, and a new one after every change.
     (out / "wheels" / wheel_digest).mkdir()
     wheel = wheel.rename(out / "wheels" / wheel_digest / wheel.name)
-    version = hashlib.sha256((_copy_static(out) + wheel_digest).encode()).hexdigest()[:12]
+    version = hashlib.sha256((_static_digest() + wheel_digest).encode()).hexdigest()[:12]
+    modules = _copy_static(out, version)
     pyodide_index = _pyodide_index(out, pyodide)
     blosc_files = _blosc_module_files(out, pyodide)
     page_config = {
         "pyodideIndexURL": pyodide_index,
         "wheelURL": f"wheels/{wheel_digest}/{wheel.name}",
-        "workerURL": f"static/worker.js?v={version}",
+        "workerURL": f"static/{WORKER_MODULE}?v={version}",
         "serviceWorkerURL": f"sw.js?v={version}",
         "defaultSource": default_source.rstrip("/") + "/",
         "publicSource": fmt.PUBLIC_HTTP_ROOT,
-        "pageSize": 25,
         "callTimeoutMs": int(call_timeout_ms),
         "loadTimeoutMs": int(load_timeout_ms),
         "pyodideVersion": PYODIDE_VERSION,
@@ -237,30 +247,8 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
         "dataCache": DATA_CACHE,
         "catalogueFile": fmt.CATALOGUE_FILE,
         "manifestFile": fmt.MANIFEST_FILE,
-        "resultColumns": [list(c) for c in RESULT_COLUMNS],
-        "methodGroups": {group: list(methods) for group, methods in METHOD_GROUPS.items()},
-        "stagePackages": {group: list(packages) for group, packages in GROUP_PACKAGES.items()},
-        "catalogueCsv": csv_rules(),
-        "compactCatalogue": {"file": fmt.COMPACT_CATALOGUE_FILE, "manifestKey": fmt.COMPACT_MANIFEST_KEY,
-                             "maxBytes": fmt.COMPACT_MAX_BYTES, "maxRows": fmt.COMPACT_MAX_ROWS},
-        "previewFormat": {
-            "dir": fmt.PREVIEW_DIR, "formatVersion": fmt.PREVIEW_FORMAT_VERSION, "rowBytes": fmt.PREVIEW_ROW_BYTES,
-            "idBytes": fmt.PREVIEW_ID_BYTES, "scaleBytes": fmt.PREVIEW_SCALE_BYTES, "steps": fmt.PREVIEW_SAMPLES,
-            "rowsPerShard": fmt.PREVIEW_ROWS_PER_SHARD,
-        },
-        # "Similar templates", "Your own waveform" and the hybrid preview (templatelib.similar,
-        # own_waveform, hybrid_preview): the page checks a file's size before reading it.
-        "similarity": {"measure": SIMILARITY_MEASURE},
-        "ownWaveform": {
-            "maxBytes": own_waveform.MAX_BYTES, "extensions": list(own_waveform.EXTENSIONS),
-            "minRateHz": own_waveform.MIN_RATE_HZ, "maxRateHz": own_waveform.MAX_RATE_HZ,
-            "defaultRateHz": fmt.TEMPLATE_SAMPLING_FREQUENCY,
-        },
-        "hybridPreview": {
-            "previewMs": hybrid_preview.HybridParameters.preview_ms, "maxPreviewMs": hybrid_preview.MAX_PREVIEW_MS,
-            "maxTemplates": hybrid_preview.MAX_TEMPLATES, "maxNoiseUv": hybrid_preview.MAX_NOISE_UV,
-            "maxSeed": hybrid_preview.MAX_SEED,
-        },
+        # What the page and Python agree on (columns, filters, methods, packages, formats).
+        **page_facts(),
     }
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SITE_SRC / "templates"), undefined=jinja2.StrictUndefined,
@@ -272,8 +260,10 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     html = environment.get_template("index.html.j2").render(
         config_json=jinja2.utils.markupsafe.Markup(config_json),
         asset_version=version,
-        columns=[(c[0], c[1]) for c in RESULT_COLUMNS],
-        scripts=PAGE_SCRIPTS,
+        columns=RESULT_COLUMNS,
+        quick_filters=QUICK_FILTERS,
+        entry=f"static/{ENTRY_MODULE}?v={version}",
+        modules=[f"static/{name}?v={version}" for name in modules],
         built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         pyodide_version=PYODIDE_VERSION,
     )
@@ -281,7 +271,7 @@ def build_site(out: Path, pyodide: str = "cdn", default_source: str = fmt.PUBLIC
     # The service worker sits at the site root so that its scope is the whole site.
     service_worker = environment.get_template("sw.js.j2").render(
         version=version,
-        precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*PAGE_SCRIPTS, "style.css")),
+        precache=json.dumps(["./", *(f"static/{name}?v={version}" for name in (*modules, "style.css")),
                              page_config["workerURL"], page_config["wheelURL"], *blosc_files]),
         pyodide_index=json.dumps(pyodide_index),
         pyodide_packages=json.dumps(list(PAGE_PACKAGES)),

@@ -113,12 +113,12 @@ def _parameters(test_function) -> list:
 
 
 def py_string(text: str) -> str:
-    """app.js' pyString: how a quick filter quotes a value."""
+    """words.js' pyString: how a quick filter quotes a value."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r") + "'"
 
 
 #: Queries the page's tests and quick filters send (tests/test_site_e2e.py, test_hostile_page_e2e.py,
-#: site_src/static/app.js' filterExpression: `col op number` and `col == 'text'` joined by " and ").
+#: site_src/static/filters.js' filterExpression: `col op number` and `col == 'text'` joined by " and ").
 PAGE_QUERIES = [
     "brain_area != 'CA1' and amplitude_uv > 100",
     "amplitude_uv > 0",

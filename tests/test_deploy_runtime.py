@@ -156,5 +156,6 @@ def test_every_runtime_request_is_a_measured_file(deployed_site, measured_site, 
         assert name in measured, f"{name} is requested but the benchmark does not serve it"
         assert sha256(deployed_site / "pyodide" / name) == measured[name], name
     requested = {path.removeprefix("/pyodide/") for path, _ in runtime}
-    # Hosted but never loaded: only the ES-module twin of pyodide.js and the decoder's licence.
-    assert set(measured) - requested <= {"pyodide.mjs", "numcodecs-js/LICENSE"}
+    # Hosted but never loaded: only the classic-script twin of pyodide.mjs (the worker is a
+    # module) and the decoder's licence.
+    assert set(measured) - requested <= {"pyodide.js", "numcodecs-js/LICENSE"}

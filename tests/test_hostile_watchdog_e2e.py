@@ -32,10 +32,10 @@ def test_a_query_submitted_during_a_restart_runs_once_python_is_back(page, site,
         hung = catalogue["template_id"].iloc[0]
         page.get_by_role("button", name=f"View {hung}").click()
         expect(stopped_alert(page)).to_be_visible(timeout=30_000)
-        assert page.evaluate("!HTL.app.isReady()")  # Python is restarting
+        assert page.evaluate("!window.__htl.isReady()")  # Python is restarting
         page.get_by_label("Query").fill(expression)
         page.get_by_label("Query").press("Enter")
-        assert page.evaluate("!HTL.app.isReady()"), "the restart ended before the query: the test proves nothing"
+        assert page.evaluate("!window.__htl.isReady()"), "the restart ended before the query: the test proves nothing"
         data.gate.set()
         if refused:
             # refused in words (role=alert), not a traceback; the default results are not passed off as its answer

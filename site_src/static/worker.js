@@ -1,4 +1,5 @@
-// The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes.
+// The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes. A
+// module worker (new Worker(url, {type: "module"})): it imports Pyodide's ES module, pyodide.mjs.
 // Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
 //               {type: "call", id, method, args}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
@@ -14,8 +15,13 @@
 //   snippet, citation and selection csv).
 // A call waits for its stage; "started" tells the page when it really begins, so the page's
 // time limit counts Python's work, not the wait for a download.
-/* global loadPyodide */
-"use strict";
+//
+// Adding a method: declare it in templatelib/worker_api.py (METHOD_GROUPS, under the first
+// stage that can run it); this file and the page's config follow, and the page calls it with
+// `call(method, args)` (state.js). Say what it does in words in worker_client.js describeCall.
+//
+// This worker's own state (it is a separate program from the page's modules) is the few
+// bindings below.
 
 let api = null;
 let stages = null;   // stage name -> Promise of the runtime once that stage is there
@@ -58,7 +64,7 @@ function required(config, key) {
 async function boot(config) {
   stage("runtime", "Starting Python");
   const blosc = registerBlosc(config.bloscModuleURL);
-  importScripts(config.pyodideIndexURL + "pyodide.js");
+  const { loadPyodide } = await import(config.pyodideIndexURL + "pyodide.mjs");
   // `packages` makes loadPyodide fetch these while the runtime itself is still starting.
   const pyodide = await loadPyodide({
     indexURL: config.pyodideIndexURL,

@@ -26,6 +26,7 @@ from .column_query import evaluate
 from .column_table import known_columns
 from .empty_result import explain_empty
 from .http_fetch import Fetcher, FetchError
+from .page_contract import HINTED_COLUMNS
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
 from .similar import MEASURE
@@ -120,7 +121,7 @@ class TemplateBrowser:
         columns = self.columns
         probes = columns["probe"].categories if "probe" in columns else ()
         ranges = {}
-        for name in ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit"):
+        for name in HINTED_COLUMNS:  # the quick filters' placeholders
             span = columns.finite_range(name)
             if span is not None:
                 ranges[name] = span

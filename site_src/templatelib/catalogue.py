@@ -26,18 +26,10 @@ import numpy as np
 
 from . import format as fmt
 from .column_table import INTEGER_COLUMNS, ColumnTable, TextColumn
+from .page_contract import RESULT_COLUMNS
 
-#: Columns shown in the results table, in order (the thumbnail column comes first in the UI).
-TABLE_COLUMNS = (
-    "template_id",
-    "dataset",
-    "brain_area",
-    "depth_along_probe",
-    "amplitude_uv",
-    "signal_to_noise_ratio",
-    "spikes_per_unit",
-    "probe",
-)
+#: Columns shown in the results table, in order (declared in :mod:`page_contract`).
+TABLE_COLUMNS = tuple(column.name for column in RESULT_COLUMNS)
 NUMERIC_COLUMNS = fmt.LIVE_NUMERIC_COLUMNS
 
 _NAME = fmt.CATALOGUE_FILE
@@ -334,17 +326,6 @@ def brain_area_counts(table) -> list[tuple[str, int]]:
     """Brain areas with their template counts, most common first (for the quick filter)."""
     counts = table["brain_area"].value_counts()
     return [(str(area), int(n)) for area, n in counts.items()]
-
-
-def numeric_ranges(table) -> dict[str, tuple[float, float]]:
-    """Finite min/max of the filterable numeric columns (placeholders of the range filters)."""
-    ranges = {}
-    for column in ("amplitude_uv", "depth_along_probe", "signal_to_noise_ratio", "spikes_per_unit"):
-        values = table[column].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        if len(values):
-            ranges[column] = (float(values.min()), float(values.max()))
-    return ranges
 
 
 #: How much of templates.csv the page's first paint asks for (a Range request): the header and

@@ -32,8 +32,9 @@ TIMING = """
 (() => {
   const calls = [];
   window.__calls = calls;
-  const original = HTL.WorkerClient.prototype.call;
-  HTL.WorkerClient.prototype.call = function (method, args) {
+  const proto = Object.getPrototypeOf(window.__htl.client);
+  const original = proto.call;
+  proto.call = function (method, args) {
     const start = performance.now();
     const done = (r) => { calls.push([method, performance.now() - start]); return r; };
     return original.call(this, method, args).then(done, (e) => { done(); throw e; });

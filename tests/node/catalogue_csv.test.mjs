@@ -5,9 +5,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { REPO, fromPython, loadScripts } from "./load_script.mjs";
+import { CatalogueCsvReader, addFallbackIds, readCatalogueHead } from "../../site_src/static/catalogue_csv.js";
+import { REPO, fromPython } from "./python_facts.mjs";
 
-const HTL = loadScripts("catalogue_csv.js");
 const rules = fromPython({ imports: "from templatelib.catalogue import csv_rules", value: "csv_rules()" });
 const cases = JSON.parse(readFileSync(join(REPO, "tests", "data", "catalogue_csv_cases.json"), "utf8"));
 
@@ -16,10 +16,10 @@ function bytesOf(vector) {
 }
 
 async function readWhole(bytes, chunk) {
-  const reader = new HTL.CatalogueCsvReader(rules, Infinity);
+  const reader = new CatalogueCsvReader(rules, Infinity);
   for (let at = 0; at < bytes.length; at += chunk) reader.pushBytes(bytes.subarray(at, at + chunk));
   reader.endBytes();
-  if (reader.error === null) await HTL.addFallbackIds(reader);
+  if (reader.error === null) await addFallbackIds(reader);
   return reader;
 }
 
@@ -43,7 +43,7 @@ for (const vector of cases) {
 test("the head reader stops validating after the rows it keeps", () => {
   const header = rules.liveColumns.join(",") + ",template_id\n";
   const row = (k) => "NP1,IMEC,CA1,1,2,3,4," + k + ",0,10,a.zarr,s3://x/a.zarr," + k.toString(16).padStart(16, "0") + "\n";
-  const reader = new HTL.CatalogueCsvReader(rules, 2);
+  const reader = new CatalogueCsvReader(rules, 2);
   reader.pushBytes(new TextEncoder().encode(header + row(0) + row(1) + row(2) + "broken,row\n"));
   assert.equal(reader.error, null);
   assert.equal(reader.rows.length, 2);
@@ -61,7 +61,7 @@ async function head(bytes, { status, contentRange, rows }) {
   const headers = contentRange ? { "content-range": contentRange } : {};
   const response = new Response(bytes, { status, headers });
   const painted = [];
-  const result = await HTL.readCatalogueHead(response, { rules, rows, onRows: (r) => painted.push(r.rows.length), enough: () => false });
+  const result = await readCatalogueHead(response, { rules, rows, onRows: (r) => painted.push(r.rows.length), enough: () => false });
   return { result, painted };
 }
 

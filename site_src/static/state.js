@@ -1,0 +1,61 @@
+// The page's one module with mutable state: everything the other modules read and change lives
+// in the objects below, so a reader finds all of it here. The URL state is mirrored in the
+// address bar (url_state.js) so that every view can be shared and reloaded.
+import { pageConfig } from "./config.js";
+import { readURLState, sourceRoot, urlSearch } from "./url_state.js";
+
+export const config = pageConfig(document);
+
+const fromURL = readURLState(location.search, config.defaultSource, config.resultColumns);
+/** What the visitor asked for: source, query, selection, view, sort and page (in the URL). */
+export const state = fromURL.state;
+/** Why a ?sort= of the URL was dropped, in words ("" when it was not). */
+export const sortNote = fromURL.sortNote;
+/** The library root ("" when ?source= is not an http(s) URL). */
+export const root = sourceRoot(state.source);
+
+/** The page's run: the worker, what Python said, and what the table shows. */
+export const run = {
+  client: null,          // the WorkerClient (null for an invalid source)
+  info: null,            // the library's info once Python is ready; null while (re)starting
+  count: 0,              // rows matching the query
+  renderToken: 0,        // bumped by every query and restart: older answers are dropped
+  // The order and page the table lists (the defaults after a restart); `state` is what was asked.
+  listed: { sort: state.sort, desc: state.desc, page: state.page },
+  restarted: false,          // a fresh worker after a stopped call: never re-run what was stopped
+  queryAfterRestart: false,  // the visitor asked for a query while Python restarted
+  previews: null,        // the PreviewStore once library.json is known
+  previewsReady: null,   // Promise<PreviewStore|null>
+  earlyChunks: null,     // the first paint's preview_rows call, when previews are unusable
+  citeShown: false,      // the citation is open: it follows the selection
+  // Download templates: the size the visitor agreed to fetch, and the files' object URLs.
+  download: { confirmedBytes: 0, fileUrls: [] },
+};
+
+/** The stage line (role=status) and what it adds to the stage. */
+export const stage = {
+  text: "Starting Python…",
+  busy: 0,                 // calls fetching data for the page
+  waitingForPython: false, // a call waits for the rest of Python
+  previewNote: "",         // why previews are not used
+  catalogueNote: "",       // why the compact catalogue was not used, from Python
+};
+
+// What the UI thread fetched, handed to Python (again after a restart) so nothing is fetched twice.
+export const handOver = { csv: null, compact: null, manifest: null, manifestMissing: false, done: false };
+handOver.promise = new Promise((resolve) => {
+  handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } };
+});
+
+/** What the first paint fetched, filed for offline use once the service worker is there. */
+export const firstObjects = {};
+
+/** A worker call (worker.js documents the methods); rejects with {kind, message}. */
+export function call(method, args) {
+  return run.client.call(method, args);
+}
+
+/** Write `state` into the address bar (no new history entry). */
+export function writeURL() {
+  history.replaceState(null, "", location.pathname + urlSearch(state, config.defaultSource));
+}
