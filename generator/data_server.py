@@ -287,6 +287,11 @@ def serve_forever(root, host: str, port: int, cors: bool = True, index: bool = F
     """Serve until Ctrl-C, after printing ``banner(server)`` (the URLs to use)."""
     server = make_server(root, host, port, cors, index)
     print(banner(server), flush=True)
+    run_until_interrupted(server)
+
+
+def run_until_interrupted(server) -> None:
+    """Serve until Ctrl-C, then release the port (the data and site servers both end so)."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ import threading
 from http import HTTPStatus
 from pathlib import Path
 
-from .data_server import LibraryRequestHandler, content_type, make_server
+from .data_server import LibraryRequestHandler, content_type, make_server, run_until_interrupted
 
 #: Content types sent gzip-compressed (prefixes of the Content-Type), as on GitHub Pages.
 GZIP_TYPES = ("text/", "application/javascript", "application/json", "application/wasm", "application/xml",
@@ -101,9 +101,4 @@ def serve_site(folder, host: str = "127.0.0.1", port: int = 8080, gzip_encoding:
     server = make_site_server(Path(folder), host, port, gzip_encoding)
     how = " (gzip-encoded like GitHub Pages)" if gzip_encoding else ""
     print(f"Serving the site in {folder} at http://{host}:{server.server_address[1]}/{how}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_until_interrupted(server)
