@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -97,3 +98,17 @@ def start_data_server(root, cors=True) -> RunningServer:
     from generator.data_server import make_server
 
     return RunningServer(make_server(root, "127.0.0.1", 0, cors=cors))
+
+
+@contextlib.contextmanager
+def serve_site_and_library(tmp_path_factory, library):
+    """A site built with the offline Pyodide (no docs) on loopback, and ``library`` served with
+    CORS beside it: ``(site, data)`` running servers for a browser test."""
+    from generator.build import build_site
+    from generator.data_server import make_server
+
+    site_dir = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
+                          catalogue=f"{library.path}/templates.csv")
+    with RunningServer(make_server(site_dir, "127.0.0.1", 0, cors=False, index=True)) as site, \
+            start_data_server(library.path) as data:
+        yield site, data

@@ -11,21 +11,13 @@ import pandas as pd
 import pytest
 from spikeinterface.core import Templates
 
-from conftest import RunningServer, build_library, start_data_server
-from generator.build import build_site
-from generator.data_server import make_server
+from conftest import build_library, serve_site_and_library
+from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS
 from templatelib import format as fmt
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-BOOT_TIMEOUT = 90_000
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +28,8 @@ def library(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, library):
-    site_dir = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                          catalogue=f"{library.path}/templates.csv")
-    with RunningServer(make_server(site_dir, "127.0.0.1", 0, cors=False, index=True)) as site, \
-            start_data_server(library.path) as data:
-        yield site, data
+    with serve_site_and_library(tmp_path_factory, library) as both:
+        yield both
 
 
 def test_download_templates_saves_files_spikeinterface_opens(servers, library, tmp_path):
