@@ -48,7 +48,38 @@ class RunningServer:
         self.server.server_close()
 
 
-class RecordingServer:
+class HandlerServer:
+    """A loopback library server whose request handler a test replaces with a subclass.
+
+    ``handler(base)`` returns the subclass of ``base`` (``LibraryRequestHandler``) to serve with;
+    ``release`` is set on exit, so a handler that holds requests back lets them go.
+    """
+
+    def __init__(self, folder, **kw):
+        import functools
+
+        from generator.data_server import LibraryRequestHandler, make_server
+
+        self.release = threading.Event()
+        server = make_server(folder, "127.0.0.1", 0, **kw)
+        server.RequestHandlerClass = functools.partial(self.handler(LibraryRequestHandler),
+                                                       **server.RequestHandlerClass.keywords)
+        self.running = RunningServer(server)
+        self.url = self.running.url
+
+    def handler(self, base):
+        return base
+
+    def __enter__(self):
+        self.running.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.running.__exit__(*exc)
+
+
+class RecordingServer(HandlerServer):
     """A loopback data/site server that records request paths and can hold some back.
 
     ``paths`` lists every answered request (unquoted), ``arrived`` the held ones as they arrive;
@@ -56,41 +87,43 @@ class RecordingServer:
     """
 
     def __init__(self, folder, hold: str | None = None, **kw):
-        import functools
-        import urllib.parse
-
-        from generator.data_server import LibraryRequestHandler, make_server
-
         self.paths: list[str] = []
         self.arrived: list[str] = []
-        self.gate = threading.Event()
-        server = make_server(folder, "127.0.0.1", 0, **kw)
-        paths, arrived, gate = self.paths, self.arrived, self.gate
+        self.hold = hold
+        super().__init__(folder, **kw)
+        self.gate = self.release
 
-        class Handler(LibraryRequestHandler):
+    def handler(self, base):
+        import urllib.parse
+
+        outer = self
+
+        class Handler(base):
             def do_GET(self):  # noqa: N802 - http.server's naming
-                if hold and hold in self.path:
-                    arrived.append(self.path)
-                    gate.wait(120)
+                if outer.hold and outer.hold in self.path:
+                    outer.arrived.append(self.path)
+                    outer.release.wait(120)
                 super().do_GET()
 
             def log_message(self, *args):
-                paths.append(urllib.parse.unquote(self.path))
+                outer.paths.append(urllib.parse.unquote(self.path))
 
-        server.RequestHandlerClass = functools.partial(Handler, **server.RequestHandlerClass.keywords)
-        self.running = RunningServer(server)
-        self.url = self.running.url
-
-    def __enter__(self):
-        self.running.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.gate.set()
-        self.running.__exit__(*exc)
+        return Handler
 
     def count(self, text: str) -> int:
         return sum(text in p for p in self.paths)
+
+
+@contextlib.contextmanager
+def serve_built_site(tmp_path_factory, **build):
+    """A site built with the offline Pyodide and no docs (``build``: more build_site arguments),
+    served on loopback without CORS, as the tests' page host."""
+    from generator.build import build_site
+    from generator.data_server import make_server
+
+    folder = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False, **build)
+    with RunningServer(make_server(folder, "127.0.0.1", 0, cors=False, index=True)) as site:
+        yield site
 
 
 def start_data_server(root, cors=True) -> RunningServer:
@@ -102,13 +135,8 @@ def start_data_server(root, cors=True) -> RunningServer:
 
 @contextlib.contextmanager
 def serve_site_and_library(tmp_path_factory, library):
-    """A site built with the offline Pyodide (no docs) on loopback, and ``library`` served with
-    CORS beside it: ``(site, data)`` running servers for a browser test."""
-    from generator.build import build_site
-    from generator.data_server import make_server
-
-    site_dir = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                          catalogue=f"{library.path}/templates.csv")
-    with RunningServer(make_server(site_dir, "127.0.0.1", 0, cors=False, index=True)) as site, \
+    """A built site (:func:`serve_built_site`) and ``library`` served with CORS beside it:
+    ``(site, data)`` running servers for a browser test."""
+    with serve_built_site(tmp_path_factory, catalogue=f"{library.path}/templates.csv") as site, \
             start_data_server(library.path) as data:
         yield site, data

@@ -14,9 +14,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import RecordingServer, RunningServer
-from generator.build import build_site
-from generator.data_server import make_server
+from conftest import RecordingServer, serve_built_site
 from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures: a 32-row zlib library)
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
@@ -30,9 +28,7 @@ HOLD = "templates_array"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    folder = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                        call_timeout_ms=CALL_TIMEOUT_MS)
-    with RunningServer(make_server(folder, "127.0.0.1", 0, cors=False, index=True)) as server:
+    with serve_built_site(tmp_path_factory, call_timeout_ms=CALL_TIMEOUT_MS) as server:
         yield server
 
 
@@ -56,7 +52,8 @@ def test_a_view_that_hangs_is_stopped_python_restarts_and_the_state_is_kept(page
     with RecordingServer(library.path, hold=HOLD) as data:
         page.goto(url_for(site, data, q=expression, sel=",".join(picked)))
         expect(count_status(page)).to_have_text(f"{len(matching)} templates", timeout=BOOT_TIMEOUT)
-        expect(page.get_by_role("region", name="Selection")).to_contain_text(picked[1])
+        # The Selection's groups need pandas, which loads after "N templates": wait for it.
+        expect(page.get_by_role("region", name="Selection")).to_contain_text(picked[1], timeout=BOOT_TIMEOUT)
 
         hung = picked[0]
         page.get_by_role("button", name=f"View {hung}").click()
@@ -73,10 +70,10 @@ def test_a_view_that_hangs_is_stopped_python_restarts_and_the_state_is_kept(page
         expect(page.get_by_label("Query")).to_have_value(expression)
         basket = page.get_by_role("region", name="Selection")
         for template_id in picked:
-            expect(basket).to_contain_text(template_id)
+            expect(basket).to_contain_text(template_id, timeout=BOOT_TIMEOUT)
         params = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
         assert params["q"] == [expression] and params["sel"] == [",".join(picked)] and "view" not in params
-        expect(page.get_by_role("region", name="Python snippet")).to_contain_text(picked[1])
+        expect(page.get_by_role("region", name="Python snippet")).to_contain_text(picked[1], timeout=BOOT_TIMEOUT)
 
         # The data arrives again: the page works (a query, then the same view).
         data.gate.set()

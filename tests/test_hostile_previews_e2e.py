@@ -11,22 +11,18 @@ words, and never run anything it was given.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 import shutil
 import struct
-import threading
 import time
 import urllib.parse
 
 import pandas as pd
 import pytest
 
-from conftest import RunningServer, build_library
-from generator.build import build_site
-from generator.data_server import LibraryRequestHandler, make_server
+from conftest import HandlerServer, build_library, serve_built_site, start_data_server
 from templatelib import format as fmt
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
@@ -41,9 +37,7 @@ ENDLESS_BYTES = 256 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    folder = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                        call_timeout_ms=CALL_TIMEOUT_MS)
-    with RunningServer(make_server(folder, "127.0.0.1", 0, cors=False, index=True)) as server:
+    with serve_built_site(tmp_path_factory, call_timeout_ms=CALL_TIMEOUT_MS) as server:
         yield server
 
 
@@ -53,21 +47,23 @@ def library(tmp_path_factory):
                          compressor="zlib")
 
 
-class ShardServer:
+class ShardServer(HandlerServer):
     """Serves a library; ``previews/0.bin`` is answered per ``mode``: "endless" (no
     Content-Length, zeros until the client hangs up or 256 MiB), "silent" (never answered)."""
 
     def __init__(self, folder, mode: str):
         self.sent = 0
-        self.release = threading.Event()
-        outer = self
-        server = make_server(folder, "127.0.0.1", 0)
+        self.mode = mode
+        super().__init__(folder)
 
-        class Handler(LibraryRequestHandler):
+    def handler(self, base):
+        outer = self
+
+        class Handler(base):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 if SHARD not in self.path:
                     return super().do_GET()
-                if mode == "silent":
+                if outer.mode == "silent":
                     outer.release.wait(120)
                     self.close_connection = True
                     return None
@@ -86,17 +82,7 @@ class ShardServer:
                     pass  # the client hung up: what the page must do
                 return None
 
-        server.RequestHandlerClass = functools.partial(Handler, **server.RequestHandlerClass.keywords)
-        self.running = RunningServer(server)
-        self.url = self.running.url
-
-    def __enter__(self):
-        self.running.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.release.set()
-        self.running.__exit__(*exc)
+        return Handler
 
 
 def open_page(page, site, data):
@@ -147,7 +133,7 @@ def test_a_non_finite_scale_never_shows_as_a_number(page, site, library, tmp_pat
         shard[offset:offset + 4] = struct.pack("<f", scale)
     (root / SHARD).write_bytes(bytes(shard))
     republish(root, json.loads((root / "library.json").read_text()))
-    with RunningServer(make_server(root, "127.0.0.1", 0)) as data:
+    with start_data_server(root) as data:
         open_page(page, site, data)
         expect(thumbnails(page)).to_have_count(25, timeout=BOOT_TIMEOUT)
         expect(page.locator("#stage")).to_have_text(re.compile("Ready"), timeout=BOOT_TIMEOUT)
@@ -165,7 +151,7 @@ def test_odd_ids_without_previews_each_get_a_thumbnail_or_words(page, site, libr
     manifest = json.loads((root / "library.json").read_text())
     manifest.pop("previews")  # a library without previews: thumbnails come from the templates
     republish(root, manifest)
-    with RunningServer(make_server(root, "127.0.0.1", 0)) as data:
+    with start_data_server(root) as data:
         open_page(page, site, data)
         expect(count_status(page)).to_have_text(f"{len(table)} templates", timeout=BOOT_TIMEOUT)
         rows = page.locator("#rows")
