@@ -34,7 +34,7 @@ So the reference is chosen by geometry (:func:`plan_reference`):
     from a unit next to the band, and a broad unit (exponential decay of ~40 um: still 28 % of its
     peak at 60-80 um, 10 % at 100-120 um) lost that share of its signal on the band's channels
     (worst cosine 0.9855 over 60 um on ``tests/test_dense_probes.py``; 0.944 and -4.6 % with the
-    global median; 0.994 and +1.3 % per unit). Noise levels, a MAD over time that spike-locked
+    global median; 0.992 and +1.3 % per unit). Noise levels, a MAD over time that spike-locked
     leaks do not move, are measured on the traces referenced band by band, as ``outside``;
 ``none``
     when some band has fewer than :data:`MIN_REFERENCE_CHANNELS` channels outside the footprint
