@@ -12,6 +12,31 @@ from pipeline.sources.synthetic import write_synthetic_library
 from pipeline.storage import LibraryStorage
 
 
+def pytest_configure(config):
+    """Under pytest-xdist, assemble the offline Pyodide bundle once, in the controller, first.
+
+    On a fresh machine every worker would find it missing and assemble its own, and the last to
+    finish renames the others' bundle away while a browser test may be serving it.
+    """
+    if getattr(config, "workerinput", None) is not None or not config.getoption("numprocesses", None):
+        return
+    from generator import pyodide_bundle as pb
+
+    if not pb.is_complete(pb.DEFAULT_DEST):
+        pb.ensure_bundle(pb.DEFAULT_DEST)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow or browser tests run first, each file's tests in their order.
+
+    ``.ci/run`` hands whole files to the workers in this order (``--dist loadfile
+    --no-loadscope-reorder``; by default pytest-xdist starts with the files that hold the most
+    tests, which left the few-test browser files, 10-30 s a test, for a long tail at the end).
+    """
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 def build_library(root, datasets=3, units=6, seed=0, compressor="blosc"):
     storage = LibraryStorage(str(root))
     storage.make_root()

@@ -9,7 +9,8 @@ to any NWB file with raw extracellular data and a units table:
 2. only the last ``minutes`` of the recording are used, spike trains included;
 3. preprocessing ``float32 in uV -> phase_shift`` (only when the electrodes table has an
    ``inter_sample_shift`` column) ``-> highpass_filter(1 Hz) -> common_reference`` (a median
-   reference chosen from the probe's geometry, :mod:`pipeline.sources.reference`);
+   reference chosen from the probe's geometry, :mod:`pipeline.sources.reference`; per unit on
+   short dense probes);
 4. a dense ``SortingAnalyzer`` with every spike (``random_spikes`` method ``"all"``) and
    average templates of exactly 90 samples before and 150 after the spike at the recording's
    own sampling rate (``ms_before = 90 / fs * 1000``);
@@ -79,6 +80,7 @@ from .recipe import (  # noqa: F401
     TARGET_NAFTER,
     TARGET_NBEFORE,
     channel_noise_levels,
+    compute_referenced_templates,
     compute_templates,
     noise_margin_ms,
     preprocess,
@@ -436,9 +438,9 @@ def _extract(recording, selection: _Selection, options: NwbOptions):
     from spikeinterface.core import NumpySorting, Templates
 
     with _window_recording(recording, selection.window, options) as windowed:
-        processed = preprocess(windowed, options.highpass_margin_ms)
         sorting = NumpySorting.from_unit_dict([selection.frames], recording.sampling_frequency)
-        templates_array = compute_templates(processed, sorting, options.job_kwargs())
+        templates_array = compute_referenced_templates(windowed, sorting, options.highpass_margin_ms,
+                                                       options.job_kwargs())
         noise = channel_noise_levels(preprocess(windowed, noise_margin_ms(options.highpass_margin_ms)),
                                      progress=options.progress, quantum_uv=sample_quantum_uv(windowed))
     unit_ids = np.asarray(sorting.unit_ids)

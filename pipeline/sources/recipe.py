@@ -66,11 +66,11 @@ def _highpass(recording, margin_ms: float):
         return highpass_filter(recording, **kwargs)
 
 
-def preprocess(recording, highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS):
+def preprocess(recording, highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS, reference: bool = True):
     """``float32 uV -> phase_shift`` (with ``inter_sample_shift`` only) ``-> highpass 1 Hz -> reference``.
 
     The reference is the one :func:`~pipeline.sources.reference.plan_reference` chooses for the
-    recording's contact positions.
+    recording's contact positions (none with ``reference=False``).
     """
     from spikeinterface.preprocessing import phase_shift, scale_to_uV
 
@@ -78,7 +78,7 @@ def preprocess(recording, highpass_margin_ms: float = DEFAULT_HIGHPASS_MARGIN_MS
     if recording.get_property("inter_sample_shift") is not None:
         processed = phase_shift(processed)
     processed = _highpass(processed, highpass_margin_ms)
-    return apply_reference(processed, plan_reference(recording.get_channel_locations()))
+    return apply_reference(processed, plan_reference(recording.get_channel_locations())) if reference else processed
 
 
 def template_ms(sampling_frequency: float) -> tuple[float, float]:
@@ -101,6 +101,39 @@ def compute_templates(recording, sorting, job_kwargs: dict) -> np.ndarray:
     if array.shape != expected:
         raise RuntimeError(f"templates have shape {array.shape}, expected {expected}")
     return array
+
+
+def compute_referenced_templates(recording, sorting, highpass_margin_ms: float, job_kwargs: dict) -> np.ndarray:
+    """Templates of :func:`compute_templates` over ``recording`` preprocessed with its reference.
+
+    A ``"unit"`` plan (:mod:`pipeline.sources.reference`) references each unit's whole template
+    to the median of the reference set of the band holding its best channel. Averaging is linear,
+    so that is the unreferenced template minus the spike-triggered average of that median: one
+    pass over all channels (the best channels come from it; the common-mode noise moves every
+    channel alike and not the argmax), and per band one over its reference channels only, the
+    median taken by spikeinterface's ``common_reference`` (as ``x_r - median``, ``r`` the set's
+    first channel, whose unreferenced average is known).
+    """
+    from spikeinterface.preprocessing import common_reference
+
+    plan = plan_reference(recording.get_channel_locations())
+    if plan.kind != "unit":
+        return compute_templates(preprocess(recording, highpass_margin_ms), sorting, job_kwargs)
+    highpassed = preprocess(recording, highpass_margin_ms, reference=False)
+    templates = compute_templates(highpassed, sorting, job_kwargs)
+    best = np.argmax(np.ptp(templates, axis=1), axis=1)
+    channel_ids, unit_ids = np.asarray(recording.channel_ids), np.asarray(sorting.unit_ids)
+    for members, reference in zip(plan.groups, plan.references):
+        units = np.flatnonzero(np.isin(best, members))
+        if len(units) == 0:
+            continue
+        ids = list(channel_ids[reference])
+        referenced = common_reference(highpassed.select_channels(ids), reference="global", operator="median")
+        shifted = compute_templates(referenced.select_channels(ids[:1]), sorting.select_units(list(unit_ids[units])),
+                                    job_kwargs)
+        median = templates[units, :, reference[0]] - shifted[:, :, 0]
+        templates[units] -= median[:, :, None]
+    return templates
 
 
 def _merged_reads(slices, margin: int, limit: int) -> list[tuple[int, int, list]]:

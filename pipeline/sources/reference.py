@@ -18,19 +18,28 @@ So the reference is chosen by geometry (:func:`plan_reference`):
 ``outside``
     otherwise the probe is cut into bands of :data:`BAND_UM` along its depth, and each band is
     referenced to the median of the channels farther than :data:`FOOTPRINT_UM` from every
-    channel of the band: outside the footprint of any unit the band can see. It is
-    spikeinterface's ``common_reference(reference="global", groups=bands,
-    ref_channel_ids=outside_sets)``: one median per band, not one per channel (a ``"local"``
-    annulus median is one per channel, ~100x the cost on 384 channels);
+    channel of the band. It is spikeinterface's ``common_reference(reference="global",
+    groups=bands, ref_channel_ids=outside_sets)``: one median per band, not one per channel (a
+    ``"local"`` annulus median is one per channel, ~100x the cost on 384 channels). This is
+    unbiased only when each band's reference channels are also out of reach of the units the band
+    sees, which can be up to :data:`FOOTPRINT_UM` beyond it: every band has
+    :data:`MIN_REFERENCE_CHANNELS` channels farther than twice :data:`FOOTPRINT_UM` (probes
+    longer than ~500 um: 2-column probes, 64 contacts of a Neuropixels 1.0);
+``unit``
+    on shorter probes (an NP-Ultra patch, 282 um) the same bands and reference sets, but applied
+    per unit instead of per channel: every channel of a unit's template is referenced to the set
+    of the band holding the unit's best channel, so the reference channels are more than
+    :data:`FOOTPRINT_UM` from the unit itself (:func:`~pipeline.sources.recipe.compute_referenced_templates`).
+    Per channel, a band's set was only 100 um from the band: on the 282 um patch it lay 60-80 um
+    from a unit next to the band, and a broad unit (exponential decay of ~40 um: still 28 % of its
+    peak at 60-80 um, 10 % at 100-120 um) lost that share of its signal on the band's channels
+    (worst cosine 0.9855 over 60 um on ``tests/test_dense_probes.py``; 0.944 and -4.6 % with the
+    global median; 0.992 and +1.3 % per unit). Noise levels, a MAD over time that spike-locked
+    leaks do not move, are measured on the traces referenced band by band, as ``outside``;
 ``none``
     when some band has fewer than :data:`MIN_REFERENCE_CHANNELS` channels outside the footprint
     (a probe shorter than about twice the footprint): no reference. Common-mode noise then stays
     in the traces; it averages out of templates but is counted in the noise levels.
-Known limit: on a patch only ~3 footprints long (NP-Ultra's 282 um) a band's reference
-channels, 100 um from the band, can be 60-80 um from a unit next to the band; that unit's faint
-channels in the band then lose part of its signal (worst cosine 0.9855 over 60 um on the
-ground truth of ``tests/test_dense_probes.py``, against 0.944 with the global median; amplitude
-within 1.3 %, against -4.5 %).
 """
 
 from __future__ import annotations
@@ -60,13 +69,14 @@ class ReferencePlan:
     Attributes
     ----------
     kind : str
-        ``"global"``, ``"outside"`` or ``"none"``.
+        ``"global"``, ``"outside"``, ``"unit"`` or ``"none"``.
     footprint_share : float
         Median share of the channels within :data:`FOOTPRINT_UM` of a contact.
     groups : list of numpy.ndarray
-        For ``"outside"``: channel indices of each band.
+        For ``"outside"`` and ``"unit"``: channel indices of each band.
     references : list of numpy.ndarray
-        For ``"outside"``: indices of the channels each band is referenced to.
+        For ``"outside"`` and ``"unit"``: indices of the channels each band (``"outside"``), or
+        each unit whose best channel is in the band (``"unit"``), is referenced to.
     """
 
     kind: str
@@ -77,10 +87,11 @@ class ReferencePlan:
     def describe(self) -> str:
         """One line for logs and reports."""
         share = f"a {FOOTPRINT_UM:g} um footprint holds {self.footprint_share:.0%} of the channels"
-        if self.kind == "outside":
+        if self.kind in ("outside", "unit"):
             sizes = [len(r) for r in self.references]
-            return (f"median of the channels outside the footprint, {len(self.groups)} bands of {BAND_UM:g} um "
-                    f"({min(sizes)}-{max(sizes)} reference channels each); {share}")
+            per = "band" if self.kind == "outside" else "unit, by the band of its best channel"
+            return (f"median of the channels outside the footprint, per {per}, {len(self.groups)} bands of "
+                    f"{BAND_UM:g} um ({min(sizes)}-{max(sizes)} reference channels each); {share}")
         return f"{'global median' if self.kind == 'global' else 'no reference'}; {share}"
 
 
@@ -93,19 +104,25 @@ def plan_reference(positions) -> ReferencePlan:
         return ReferencePlan("global", share)
     depth = positions[:, 1]
     band_of = np.floor((depth - depth.min()) / BAND_UM).astype(int)
-    groups, references = [], []
+    groups, references, out_of_reach = [], [], True
     for band in np.unique(band_of):
         members = np.flatnonzero(band_of == band)
-        outside = np.flatnonzero(distances[members].min(axis=0) > FOOTPRINT_UM)
+        nearest = distances[members].min(axis=0)
+        outside = np.flatnonzero(nearest > FOOTPRINT_UM)
         if len(outside) < MIN_REFERENCE_CHANNELS:
             return ReferencePlan("none", share)
+        out_of_reach &= int(np.sum(nearest > 2 * FOOTPRINT_UM)) >= MIN_REFERENCE_CHANNELS
         groups.append(members)
         references.append(outside)
-    return ReferencePlan("outside", share, groups, references)
+    return ReferencePlan("outside" if out_of_reach else "unit", share, groups, references)
 
 
 def apply_reference(recording, plan: ReferencePlan):
-    """``recording`` referenced as ``plan`` says, with spikeinterface's ``common_reference``."""
+    """``recording`` referenced as ``plan`` says, with spikeinterface's ``common_reference``.
+
+    A ``"unit"`` plan references the traces band by band, as ``"outside"`` (its templates are
+    referenced per unit by :func:`~pipeline.sources.recipe.compute_referenced_templates`).
+    """
     from spikeinterface.preprocessing import common_reference
 
     if plan.kind == "none":
