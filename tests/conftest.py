@@ -20,7 +20,7 @@ def pytest_configure(config):
     """
     if getattr(config, "workerinput", None) is not None or not config.getoption("numprocesses", None):
         return
-    from generator import pyodide_bundle as pb
+    from generator.bundle import assemble as pb
 
     if not pb.is_complete(pb.DEFAULT_DEST):
         pb.ensure_bundle(pb.DEFAULT_DEST)
@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(config, items):
     ``.ci/run`` hands whole files to the workers in this order (``--dist loadfile
     --no-loadscope-reorder``; by default pytest-xdist starts with the files that hold the most
     tests, which left the few-test browser files, 10-30 s a test, for a long tail at the end).
+    (``--dist loadgroup`` would keep the browser files on one worker, but pytest-xdist 3.8 here
+    ignores ``xdist_group`` marks, from a module's ``pytestmark`` as much as from this hook.)
     """
     heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
     items.sort(key=lambda item: item.path not in heavy)
