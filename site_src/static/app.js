@@ -6,15 +6,20 @@
 //
 // The modules: state.js (the one with mutable state) · config.js · url_state.js · status.js ·
 // first_paint.js · catalogue_csv.js · previews.js · thumbnails.js · results.js · filters.js ·
-// view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js.
+// view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js;
+// find by example: similar.js · similarity_column.js · own_waveform.js · hybrid_plot.js ·
+// example_logic.js.
 import { bindBasket, refreshBasket } from "./basket.js";
 import { bindDownload } from "./download.js";
 import { bindFilters, fillFilters } from "./filters.js";
 import { firstPaint } from "./first_paint.js";
+import { bindHybrid } from "./hybrid_plot.js";
 import { registerOffline } from "./offline.js";
+import { bindOwnWaveform } from "./own_waveform.js";
 import { bindResults, runQuery, updatePager } from "./results.js";
 import { call, config, firstObjects, handOver, root, run, sortNote, stage, state, writeURL } from "./state.js";
 import { $, STAGES, dataBusy, setStage } from "./status.js";
+import { bindSimilar } from "./similar.js";
 import { sourceKind } from "./url_state.js";
 import { openView } from "./view.js";
 import { WorkerClient } from "./worker_client.js";
@@ -119,6 +124,9 @@ bindResults();
 bindFilters();
 bindBasket();
 bindDownload();
+bindSimilar();
+bindOwnWaveform();
+bindHybrid();
 if (!root) {
   $("source-label").textContent = state.source;
   showFatal({ kind: "input", message: "?source= must be an http(s) URL of a library root, not " + JSON.stringify(state.source) });
