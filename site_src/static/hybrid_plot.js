@@ -9,7 +9,7 @@ import { $, dataBusy } from "./status.js";
 import { describeError } from "./words.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const WIDTH = 560, ROW = 22, LEFT = 44, TOP = 10;
+const WIDTH = 560, ROW = 16, LEFT = 44, TOP = 10;
 
 /** The probe groups the Selection shows (basket.js), as the group picker's options. */
 export function fillHybridGroups(groups) {

@@ -39,7 +39,8 @@ export function showRanking(ranked, result) {
     th.id = "similarity-head";
     th.scope = "col";
     th.textContent = "Similarity";
-    th.setAttribute("aria-sort", "descending");
+    // No aria-sort here: results.js gives the sortable columns theirs (each has a sort button).
+    th.title = "Most similar first";
     head.append(th);
   } else if (!ranked && th) th.remove();
   $("ranking").hidden = !ranked;
