@@ -20,6 +20,7 @@ import { bindResults, runQuery, updatePager } from "./results.js";
 import { call, config, firstObjects, handOver, root, run, sortNote, stage, state, writeURL } from "./state.js";
 import { $, STAGES, dataBusy, setStage } from "./status.js";
 import { bindSimilar } from "./similar.js";
+import { clearRanking, showRanking } from "./similarity_column.js";
 import { sourceKind } from "./url_state.js";
 import { openView } from "./view.js";
 import { WorkerClient } from "./worker_client.js";
@@ -65,6 +66,8 @@ function onRestart(message, stopped) {
   $("stopped").hidden = false;
   // A stopped view leaves the URL, so that reloading the page does not open it again.
   if (stopped.method === "view" && state.view === stopped.args.template_id) { state.view = ""; writeURL(); }
+  // So does a stopped ranking (?like=), and the results return to the query's own order.
+  if (stopped.method === "similar") { clearRanking(); showRanking(null); writeURL(); }
   updatePager();
 }
 
