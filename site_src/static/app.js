@@ -6,15 +6,21 @@
 //
 // The modules: state.js (the one with mutable state) · config.js · url_state.js · status.js ·
 // first_paint.js · catalogue_csv.js · previews.js · thumbnails.js · results.js · filters.js ·
-// view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js.
+// view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js;
+// find by example: similar.js · similarity_column.js · own_waveform.js · hybrid_plot.js ·
+// example_logic.js.
 import { bindBasket, refreshBasket } from "./basket.js";
 import { bindDownload } from "./download.js";
 import { bindFilters, fillFilters } from "./filters.js";
 import { firstPaint } from "./first_paint.js";
+import { bindHybrid } from "./hybrid_plot.js";
 import { registerOffline } from "./offline.js";
+import { bindOwnWaveform } from "./own_waveform.js";
 import { bindResults, runQuery, updatePager } from "./results.js";
 import { call, config, firstObjects, handOver, root, run, sortNote, stage, state, writeURL } from "./state.js";
 import { $, STAGES, dataBusy, setStage } from "./status.js";
+import { bindSimilar } from "./similar.js";
+import { clearRanking, showRanking } from "./similarity_column.js";
 import { sourceKind } from "./url_state.js";
 import { openView } from "./view.js";
 import { WorkerClient } from "./worker_client.js";
@@ -60,6 +66,8 @@ function onRestart(message, stopped) {
   $("stopped").hidden = false;
   // A stopped view leaves the URL, so that reloading the page does not open it again.
   if (stopped.method === "view" && state.view === stopped.args.template_id) { state.view = ""; writeURL(); }
+  // So does a stopped ranking (?like=), and the results return to the query's own order.
+  if (stopped.method === "similar") { clearRanking(); showRanking(null); writeURL(); }
   updatePager();
 }
 
@@ -119,6 +127,9 @@ bindResults();
 bindFilters();
 bindBasket();
 bindDownload();
+bindSimilar();
+bindOwnWaveform();
+bindHybrid();
 if (!root) {
   $("source-label").textContent = state.source;
   showFatal({ kind: "input", message: "?source= must be an http(s) URL of a library root, not " + JSON.stringify(state.source) });

@@ -1,6 +1,7 @@
 // The Selection section (the basket): the selected templates grouped by probe, the Python
 // snippet, Copy link, Download CSV and Cite (Download templates: download.js). Every string
 // from the catalogue goes through textContent, never innerHTML.
+import { fillHybridGroups } from "./hybrid_plot.js";
 import { call, run, state, writeURL } from "./state.js";
 import { $ } from "./status.js";
 import { openView } from "./view.js";
@@ -63,8 +64,11 @@ export async function refreshBasket() {
     }
   }
   $("basket-count").textContent = "(" + state.sel.length + ")";
-  renderGroups(state.sel.length ? await call("basket_groups", { template_ids: state.sel }) : []);
-  $("snippet").textContent = await call("snippet", { template_ids: state.sel });
+  const groups = state.sel.length ? await call("basket_groups", { template_ids: state.sel }) : [];
+  renderGroups(groups);
+  fillHybridGroups(groups);
+  // The hybrid preview's group, noise and seed (hybrid_plot.js), so the snippet is the one it drew.
+  $("snippet").textContent = await call("snippet", { template_ids: state.sel, ...(run.hybrid || {}) });
   if (run.citeShown) await cite();
 }
 

@@ -3,6 +3,7 @@
 import { toggleSelection } from "./basket.js";
 import { call, config, run, state, writeURL } from "./state.js";
 import { $ } from "./status.js";
+import { clearRanking, rankingAsk, showRanking, similarityCell } from "./similarity_column.js";
 import { loadThumbnails } from "./thumbnails.js";
 import { openView } from "./view.js";
 import { describeError, formatValue } from "./words.js";
@@ -33,20 +34,34 @@ export async function runQuery(userAction, defaults) {
   $("query-error").textContent = "";
   const ask = defaults ? { expression: "", sort_by: null, descending: false, offset: 0 }
     : { expression: state.q, sort_by: state.sort || null, descending: state.desc, offset: state.page * PAGE_SIZE };
+  // Similarity ranking (similarity_column.js): the same query and page, ranked by Python's `similar`.
+  const ranked = defaults ? null : rankingAsk();
   try {
-    const result = await call("query", { ...ask, limit: PAGE_SIZE });
+    const result = ranked
+      ? await call("similar", { ...ranked, expression: ask.expression, offset: ask.offset, limit: PAGE_SIZE })
+      : await call("query", { ...ask, limit: PAGE_SIZE });
     if (token !== run.renderToken) return;
     run.count = result.count;
     if (!defaults) state.page = Math.floor(result.offset / PAGE_SIZE);
-    run.listed = defaults ? { sort: "", desc: false, page: 0 } : { sort: state.sort, desc: state.desc, page: state.page };
+    run.listed = defaults || ranked ? { sort: "", desc: false, page: ranked ? state.page : 0 }
+      : { sort: state.sort, desc: state.desc, page: state.page };
+    showRanking(ranked, result);
     if (userAction) $("stopped").hidden = true;
     $("count").textContent = run.count + " templates";
-    renderRows(result.rows);
+    renderRows(result.rows, Boolean(ranked));
     performance.mark("htl-catalogue-queryable");
     if (!defaults) writeURL();
     loadThumbnails(result.rows, token);
   } catch (error) {
     if (token !== run.renderToken || error.kind === "stopped") return;  // the stop is explained in #stopped
+    if (ranked) {
+      // A ranking that cannot be had (a hostile ?like=, an unknown ID): said in words, the query's own order shown.
+      clearRanking();
+      showRanking(null);
+      await runQuery(userAction);
+      $("query-error").textContent = "Similar templates: " + describeError(error);
+      return;
+    }
     $("query-error").textContent = describeError(error);
     if (!userAction) { $("count").textContent = "0 templates"; renderRows([]); }
   }
@@ -65,7 +80,7 @@ export function updatePager() {
   }
 }
 
-function rowElement(row) {
+function rowElement(row, ranked) {
   const tr = document.createElement("tr");
   tr.dataset.id = row.template_id;
   tr.dataset.row = String(row.row);
@@ -99,21 +114,23 @@ function rowElement(row) {
     if (name === "dataset") { td.className = "dataset"; td.title = td.textContent; }
     tr.append(td);
   }
+  if (ranked) tr.append(similarityCell(row));
   return tr;
 }
 
 /** Show `rows` (objects with the results columns, `row` and `template_id`). */
-export function renderRows(rows) {
+export function renderRows(rows, ranked = false) {
   const body = $("rows");
+  const withSimilarity = Boolean(body.querySelector("td.similarity"));
   const onScreen = [...body.querySelectorAll("tr")].map((tr) => tr.dataset.id);
   // Python taking over the rows the first paint showed: keep them (no flicker, no refetch).
-  if (onScreen.length === rows.length && rows.every((r, k) => r.template_id === onScreen[k])) {
+  if (!ranked && !withSimilarity && onScreen.length === rows.length && rows.every((r, k) => r.template_id === onScreen[k])) {
     rows.forEach((r, k) => { body.children[k].dataset.row = String(r.row); });
     updatePager();
     return;
   }
   body.textContent = "";
-  for (const row of rows) body.append(rowElement(row));
+  for (const row of rows) body.append(rowElement(row, ranked));
   updatePager();
 }
 
@@ -126,6 +143,7 @@ export function bindResults() {
     for (const el of $("filters").querySelectorAll("input, select")) el.value = "";
     state.sort = "";
     state.desc = false;
+    clearRanking();
     submitQuery();
   });
   $("prev-page").addEventListener("click", () => {
@@ -137,6 +155,7 @@ export function bindResults() {
   for (const button of document.querySelectorAll("button.sort")) {
     button.addEventListener("click", () => {
       const column = button.dataset.column;
+      clearRanking();  // a column's order replaces the similarity ranking
       if (state.sort === column) state.desc = !state.desc;
       else { state.sort = column; state.desc = false; }
       state.page = 0;

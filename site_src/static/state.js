@@ -30,6 +30,11 @@ export const run = {
   citeShown: false,      // the citation is open: it follows the selection
   // Download templates: the size the visitor agreed to fetch, and the files' object URLs.
   download: { confirmedBytes: 0, fileUrls: [] },
+  // Find by example: the file name of the visitor's own waveform the results are ranked by
+  // ("" when they are not; a local file is never in the URL), and the hybrid preview's
+  // group, noise and seed that the snippet repeats (null: the snippet's defaults).
+  own: "",
+  hybrid: null,
 };
 
 /** The stage line (role=status) and what it adds to the stage. */

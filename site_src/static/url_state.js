@@ -1,5 +1,5 @@
 // The page's URL state: what the address bar holds so that every view can be shared and
-// reloaded (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page). Pure functions: state.js applies
+// reloaded (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page, ?like). Pure functions: state.js applies
 // them to `location`, the node tests to strings. Every parameter is untrusted text.
 
 /**
@@ -16,6 +16,8 @@ export function readURLState(search, defaultSource, columns) {
     sort: params.get("sort") || "",
     desc: params.get("desc") === "1",
     page: Math.max(0, parseInt(params.get("page") || "1", 10) - 1) || 0,
+    // "Similar templates": rank the results by similarity to this template (Python checks it).
+    like: params.get("like") || "",
   };
   // A shared link can only sort by a results column; anything else is dropped, and said so.
   const sortNote = state.sort && !columns.some(([name]) => name === state.sort)
@@ -34,6 +36,7 @@ export function urlSearch(state, defaultSource) {
   if (state.sort) p.set("sort", state.sort);
   if (state.desc) p.set("desc", "1");
   if (state.page) p.set("page", String(state.page + 1));
+  if (state.like) p.set("like", state.like);
   const qs = p.toString();
   return qs ? "?" + qs : "";
 }

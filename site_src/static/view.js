@@ -15,6 +15,7 @@ export async function openView(templateId) {
     const view = await call("view", { template_id: templateId });
     if (state.view !== templateId) return;
     $("view-empty").hidden = true;
+    $("similar-button").hidden = false;  // similar.js ranks the results by this template
     $("view-figure").innerHTML = view.svg;
     const dl = $("view-fields");
     dl.textContent = "";

@@ -1,4 +1,4 @@
-// The URL state (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page): read from untrusted text and
+// The URL state (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page, ?like): read from untrusted text and
 // written back so that a shared link reopens the same view.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -12,14 +12,14 @@ const DEFAULT = "https://example.org/library/";
 
 test("a full state survives writing and reading back", () => {
   const state = { source: "http://127.0.0.1:8000/lib/", q: "amplitude_uv > 100 and probe == 'a&b'", sel: ["a1", "b2"],
-    view: "a1", sort: "amplitude_uv", desc: true, page: 3 };
+    view: "a1", sort: "amplitude_uv", desc: true, page: 3, like: "0123456789abcdef" };
   const search = urlSearch(state, DEFAULT);
   assert.deepEqual(readURLState(search, DEFAULT, columns), { state, sortNote: "" });
 });
 
 test("the default state writes no query string", () => {
   const { state } = readURLState("", DEFAULT, columns);
-  assert.deepEqual(state, { source: DEFAULT, q: "", sel: [], view: "", sort: "", desc: false, page: 0 });
+  assert.deepEqual(state, { source: DEFAULT, q: "", sel: [], view: "", sort: "", desc: false, page: 0, like: "" });
   assert.equal(urlSearch(state, DEFAULT), "");
 });
 
@@ -60,4 +60,11 @@ test("a source is public, local or custom", () => {
   assert.equal(sourceKind("http://127.0.0.5/x/", DEFAULT), "local");
   assert.equal(sourceKind("http://[::1]:80/", DEFAULT), "local");
   assert.equal(sourceKind("https://elsewhere.org/lib/", DEFAULT), "custom");
+});
+
+test("a hostile ?like= is kept as text for Python to refuse, and written back encoded", () => {
+  const { state } = readURLState("?like=" + encodeURIComponent("<img src=x>&sel=z"), DEFAULT, columns);
+  assert.equal(state.like, "<img src=x>&sel=z");
+  assert.deepEqual(state.sel, []);
+  assert.equal(readURLState(urlSearch(state, DEFAULT), DEFAULT, columns).state.like, "<img src=x>&sel=z");
 });
