@@ -8,6 +8,7 @@
 // first_paint.js · catalogue_csv.js · previews.js · thumbnails.js · results.js · filters.js ·
 // view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js.
 import { bindBasket, refreshBasket } from "./basket.js";
+import { bindColumnPicker, fillColumnPicker } from "./column_picker.js";
 import { bindDownload } from "./download.js";
 import { bindFilters, fillFilters } from "./filters.js";
 import { firstPaint } from "./first_paint.js";
@@ -84,6 +85,7 @@ function onReady(libraryInfo) {
   }
   if (info.catalogue_note) { stage.catalogueNote = info.catalogue_note; setStage(stage.text, "ready"); }
   fillFilters();
+  fillColumnPicker();
   performance.mark("htl-catalogue-loaded");
   runQuery(false).then(() => {
     if (sortNote && !$("query-error").textContent) $("query-error").textContent = sortNote;
@@ -117,6 +119,7 @@ function startWorker() {
 if (root) startWorker();
 bindResults();
 bindFilters();
+bindColumnPicker();
 bindBasket();
 bindDownload();
 if (!root) {
