@@ -145,6 +145,10 @@ def test_an_added_metric_column_has_its_unit_sorts_and_stays_in_the_link(page, s
     expect(alert).to_contain_text("<img src=x onerror=alert(1)>")
     wait_ready(page)
     expect(page.get_by_role("button", name=units.label("spread"))).to_be_visible()
+    # Rows the first paint drew without the added column get Python's values.
+    first = page.get_by_role("row").nth(1)
+    spread = catalogue.set_index("template_id").loc[first.get_attribute("data-id"), "spread"]
+    expect(first.get_by_role("cell").last).to_have_text(units.number_text(spread))
     assert page.locator("#results-table img, #cols-note img").count() == 0 and page.dialogs == []
     assert "cols=spread" in page.url and "onerror" not in urllib.parse.unquote(page.url)
 

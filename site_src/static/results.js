@@ -160,7 +160,9 @@ export function renderRows(rows) {
     return;
   }
   body.textContent = "";
-  body.dataset.columns = columnsKey;
+  // Rows without an added column's values (the first paint's) are redrawn when Python's come.
+  const complete = columns.every((c) => !c.added || rows.every((r) => c.name in r));
+  body.dataset.columns = complete ? columnsKey : "";
   const labels = datasetLabels(rows.map((r) => r.dataset));
   for (const row of rows) body.append(rowElement(row, columns, labels));
   updatePager();
