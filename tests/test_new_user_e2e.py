@@ -82,6 +82,12 @@ def clipped_headers(page) -> list[str]:
       }).map((th) => th.textContent.trim())""")
 
 
+def table_overflow(page) -> int:
+    """How many pixels the table is wider than its box (it scrolls sideways then)."""
+    return page.evaluate("() => { const box = document.querySelector('#results-table').parentElement;"
+                         " return box.scrollWidth - box.clientWidth; }")
+
+
 def header_titles(page) -> list[str]:
     return [t.strip() for t in page.locator("#results-table thead th").all_text_contents()]
 
@@ -91,6 +97,7 @@ def test_headers_wrap_and_the_dataset_name_is_there_on_focus(page, catalogue):
     for width in (1280, 1000):
         page.set_viewport_size({"width": width, "height": 900})
         assert clipped_headers(page) == [], width
+        assert table_overflow(page) <= 0, width  # the base columns fit: nothing is cut at the edge
         for title in ("Select", "Brain area", "Depth (µm)", "Amplitude (µV)"):
             assert title in header_titles(page)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -118,6 +125,9 @@ def test_an_added_metric_column_has_its_unit_sorts_and_stays_in_the_link(page, s
     expect(header).to_be_visible()
     expect(page).to_have_url(re.compile("cols=" + DURATION))
     assert clipped_headers(page) == []
+    page.set_viewport_size({"width": 1000, "height": 900})  # one column of layout: room for it
+    assert clipped_headers(page) == [] and table_overflow(page) <= 0
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     header.click()  # ascending
     expect(page.locator("#results-table th[aria-sort=ascending]")).to_have_text(re.compile(DURATION))

@@ -55,24 +55,30 @@ export function metricText(value, scale, extra) {
 const SEPARATOR = /[_\-.+/ ]/;
 const LABEL_CHARS = 18;
 
+/** The longest start all `names` share, cut back to just after a separator ("" if none). */
+function commonStart(names) {
+  const shared = names.reduce((p, n) => { let k = 0; while (k < p.length && p[k] === n[k]) k++; return p.slice(0, k); });
+  let cut = shared.length;
+  while (cut > 0 && !SEPARATOR.test(shared[cut - 1])) cut--;
+  return shared.slice(0, cut);
+}
+
+const reversed = (text) => [...text].reverse().join("");
+
 /**
- * Short labels for dataset names: what tells each apart from the others listed with it (their
- * common leading part, up to a separator, is dropped), shortened in the middle to about
- * 18 characters. Returns a Map name -> label; a name that would lose everything keeps itself.
+ * Short labels for dataset names: what tells each apart from the others listed with it (the
+ * start and the end they all share, cut at a separator, e.g. "synthetic_" and ".zarr", are
+ * dropped), shortened in the middle to about 18 characters. Returns a Map name -> label; a
+ * name that would lose everything keeps itself.
  */
 export function datasetLabels(names) {
   const distinct = [...new Set(names.filter((n) => typeof n === "string"))];
-  let prefix = "";
-  if (distinct.length > 1) {
-    prefix = distinct.reduce((p, n) => { let k = 0; while (k < p.length && p[k] === n[k]) k++; return p.slice(0, k); });
-    // Cut back to the last separator, so a label never starts in the middle of a word.
-    let cut = prefix.length;
-    while (cut > 0 && !SEPARATOR.test(prefix[cut - 1])) cut--;
-    prefix = prefix.slice(0, cut);
-  }
+  const start = distinct.length > 1 ? commonStart(distinct) : "";
+  // The shared end: the same rule on the reversed names (".zarr" ends at a separator).
+  const end = distinct.length > 1 ? reversed(commonStart(distinct.map((n) => reversed(n.slice(start.length))))) : "";
   const labels = new Map();
   for (const name of distinct) {
-    let label = name.slice(prefix.length) || name;
+    let label = name.slice(start.length, name.length - end.length) || name;
     if (label.length > LABEL_CHARS) {
       const head = Math.ceil((LABEL_CHARS - 1) / 2);
       label = label.slice(0, head) + "…" + label.slice(label.length - (LABEL_CHARS - 1 - head));

@@ -51,7 +51,8 @@ test("the added columns follow the base ones and survive the URL, with a sort on
 });
 
 test("dataset labels keep what tells datasets apart, short, and never a bare prefix", () => {
-  const names = ["synthetic_sub-SYN00_ses-a+b_probe00", "synthetic_sub-SYN01_ses-c_probe01", "synthetic_np_ultra_0"];
+  const names = ["synthetic_sub-SYN00_ses-a+b_probe00.zarr", "synthetic_sub-SYN01_ses-c_probe01.zarr",
+    "synthetic_np_ultra_0.zarr"];
   const labels = datasetLabels([...names, names[0], null]);
   assert.deepEqual([...labels.entries()], [[names[0], "sub-SYN00…_probe00"], [names[1], "sub-SYN01…_probe01"],
     [names[2], "np_ultra_0"]]);
@@ -61,4 +62,7 @@ test("dataset labels keep what tells datasets apart, short, and never a bare pre
   // A name that is all common part keeps itself; a prefix is cut only at a separator.
   assert.deepEqual([...datasetLabels(["a_", "a_b"]).values()], ["a_", "b"]);
   assert.deepEqual([...datasetLabels(["ab1", "ab2"]).values()], ["ab1", "ab2"]);
+  // The shared end goes too, from a separator on; a shared part that is not cut at one stays.
+  assert.deepEqual([...datasetLabels(["x.zarr", "y.zarr", "y.zarr"]).values()], ["x", "y"]);
+  assert.deepEqual([...datasetLabels(["a_10.zarr", "b_20.zarr"]).values()], ["a_10", "b_20"]);
 });
