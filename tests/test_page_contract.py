@@ -15,7 +15,9 @@ import pytest
 from generator.build import WORKER_MODULE, build_site
 from templatelib import format as fmt
 from templatelib.catalogue import TABLE_COLUMNS
-from templatelib.page_contract import HINTED_COLUMNS, QUICK_FILTERS, RESULT_COLUMNS, page_facts
+from templatelib import units
+from templatelib.page_contract import (EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS, QUICK_FILTERS, RESULT_COLUMNS,
+                                       page_facts)
 
 SITE_SRC = Path(__file__).resolve().parent.parent / "site_src"
 PAGE_SOURCES = sorted([*(SITE_SRC / "static").glob("*.js"), *(SITE_SRC / "templates").glob("*.j2")])
@@ -46,6 +48,7 @@ def test_the_contract_names_real_columns_and_operators():
 
 def test_no_title_label_or_filter_id_is_written_a_second_time():
     facts = [c.title for c in RESULT_COLUMNS] + [f.label for f in QUICK_FILTERS] + [f.id for f in QUICK_FILTERS]
+    facts += [c["title"] for c in page_facts()["extraColumns"]["columns"]]
     found = []
     for path in PAGE_SOURCES:
         text = path.read_text(encoding="utf-8")
@@ -53,6 +56,29 @@ def test_no_title_label_or_filter_id_is_written_a_second_time():
             if re.search(r"(?<![\w-])" + re.escape(fact) + r"(?![\w-])", text):
                 found.append(f"{path.relative_to(SITE_SRC)}: {fact!r}")
     assert found == [], "declared in templatelib/page_contract.py; read it from the page config instead"
+
+
+def test_units_in_titles_come_from_units_py_not_from_hand():
+    """The results titles read as users know them, and their unit text is built by units.py:
+    the contract's source writes no unit in parentheses itself."""
+    titles = {c.name: c.title for c in RESULT_COLUMNS}
+    assert titles["depth_along_probe"] == "Depth (µm)" and titles["amplitude_uv"] == "Amplitude (µV)"
+    for name in ("depth_along_probe", "amplitude_uv"):
+        assert titles[name].endswith(f"({units.shown_unit(name)})")
+    source = (SITE_SRC / "templatelib" / "page_contract.py").read_text(encoding="utf-8")
+    column_block = source[source.index("RESULT_COLUMNS = ("):source.index("class QuickFilter")]
+    assert not re.search(r"\((µm|µV|ms|s)\)", column_block), "derive the unit from units.py"
+    # The addable columns: every measured column the table lacks, each with its shown unit and scale.
+    extra = page_facts()["extraColumns"]
+    assert [c["name"] for c in extra["columns"]] == list(EXTRA_COLUMNS)
+    assert set(EXTRA_COLUMNS).isdisjoint(titles) and set(EXTRA_COLUMNS) <= set(fmt.COLUMN_UNITS)
+    assert "spread" in EXTRA_COLUMNS and "trough_half_width" in EXTRA_COLUMNS
+    by_name = {c["name"]: c for c in extra["columns"]}
+    assert by_name["trough_half_width"] == {"name": "trough_half_width", "title": "trough_half_width (ms)",
+                                            "unit": "ms", "scale": 1000.0}
+    assert by_name["num_positive_peaks"]["title"] == "num_positive_peaks" and by_name["spread"]["unit"] == "µm"
+    assert extra["max"] == MAX_EXTRA_COLUMNS and 1 <= MAX_EXTRA_COLUMNS <= 10
+    assert extra["significantDigits"] == units.SIGNIFICANT_DIGITS and extra["missing"] == units.MISSING
 
 
 def test_the_page_carries_the_contract_and_renders_it(built):

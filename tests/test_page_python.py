@@ -397,3 +397,20 @@ def test_query_rows_carry_their_csv_row(served, catalogue):
     for row in page:
         assert catalogue.iloc[row["row"]]["template_id"] == row["template_id"]
         assert row["template_index"] == catalogue.iloc[row["row"]]["template_index"]
+
+
+def test_query_rows_carry_the_added_metric_columns_only(served, catalogue):
+    """?cols= reaches Python as untrusted names: known metric columns come back (sortable),
+    anything else, repeats and names beyond the bound are left out."""
+    from templatelib.page_contract import EXTRA_COLUMNS, MAX_EXTRA_COLUMNS
+
+    browser = TemplateBrowser(served.url)
+    run(browser.load())
+    asked = ["trough_half_width", "__class__", "template_id", "dataset_path", "trough_half_width", 7, None]
+    page = browser.query(sort_by="trough_half_width", descending=True, limit=5, columns=asked)["rows"]
+    expected = catalogue.sort_values("trough_half_width", ascending=False, kind="stable")
+    assert [r["trough_half_width"] for r in page] == pytest.approx(expected["trough_half_width"][:5].tolist())
+    assert all("dataset_path" not in r and "__class__" not in r for r in page)
+    many = browser.query(limit=1, columns=list(EXTRA_COLUMNS))["rows"][0]
+    assert len(set(many) & set(EXTRA_COLUMNS)) == MAX_EXTRA_COLUMNS
+    assert set(browser.query(limit=1, columns="spread")["rows"][0]).isdisjoint(EXTRA_COLUMNS)

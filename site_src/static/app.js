@@ -10,6 +10,7 @@
 // find by example: similar.js · similarity_column.js · own_waveform.js · hybrid_plot.js ·
 // example_logic.js.
 import { bindBasket, refreshBasket } from "./basket.js";
+import { bindColumnPicker, fillColumnPicker } from "./column_picker.js";
 import { bindDownload } from "./download.js";
 import { bindFilters, fillFilters } from "./filters.js";
 import { firstPaint } from "./first_paint.js";
@@ -92,6 +93,7 @@ function onReady(libraryInfo) {
   }
   if (info.catalogue_note) { stage.catalogueNote = info.catalogue_note; setStage(stage.text, "ready"); }
   fillFilters();
+  fillColumnPicker();
   performance.mark("htl-catalogue-loaded");
   runQuery(false).then(() => {
     if (sortNote && !$("query-error").textContent) $("query-error").textContent = sortNote;
@@ -125,6 +127,7 @@ function startWorker() {
 if (root) startWorker();
 bindResults();
 bindFilters();
+bindColumnPicker();
 bindBasket();
 bindDownload();
 bindSimilar();

@@ -7,7 +7,7 @@
 export const REQUIRED_KEYS = [
   "pyodideIndexURL", "wheelURL", "workerURL", "defaultSource", "publicSource", "pageSize", "callTimeoutMs",
   "loadTimeoutMs", "bloscModuleURL", "dataCache", "catalogueFile", "manifestFile", "resultColumns",
-  "methodGroups", "stagePackages", "catalogueCsv", "compactCatalogue", "previewFormat", "quickFilters",
+  "methodGroups", "stagePackages", "catalogueCsv", "compactCatalogue", "previewFormat", "quickFilters", "extraColumns",
   "similarity", "ownWaveform", "hybridPreview",
 ];
 

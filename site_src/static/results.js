@@ -1,11 +1,13 @@
-// The results: the query bar, the table (its columns come from config.resultColumns), the
-// pager and the sort buttons. Every value goes through textContent, never innerHTML.
+// The results: the query bar, the table (its columns: config.resultColumns, then the metric
+// columns the visitor added, see shownColumns), the pager and the sort buttons. Every value
+// goes through textContent, never innerHTML.
 import { toggleSelection } from "./basket.js";
 import { call, config, run, state, writeURL } from "./state.js";
 import { $ } from "./status.js";
 import { clearRanking, rankingAsk, showRanking, similarityCell } from "./similarity_column.js";
 import { loadThumbnails } from "./thumbnails.js";
 import { openView } from "./view.js";
+import { datasetLabels, metricText, tableColumns } from "./table_columns.js";
 import { describeError, formatValue } from "./words.js";
 
 const PAGE_SIZE = config.pageSize;
@@ -38,8 +40,8 @@ export async function runQuery(userAction, defaults) {
   const ranked = defaults ? null : rankingAsk();
   try {
     const result = ranked
-      ? await call("similar", { ...ranked, expression: ask.expression, offset: ask.offset, limit: PAGE_SIZE })
-      : await call("query", { ...ask, limit: PAGE_SIZE });
+      ? await call("similar", { ...ranked, expression: ask.expression, offset: ask.offset, limit: PAGE_SIZE, columns: state.cols })
+      : await call("query", { ...ask, limit: PAGE_SIZE, columns: state.cols });
     if (token !== run.renderToken) return;
     run.count = result.count;
     if (!defaults) state.page = Math.floor(result.offset / PAGE_SIZE);
@@ -48,6 +50,8 @@ export async function runQuery(userAction, defaults) {
     showRanking(ranked, result);
     if (userAction) $("stopped").hidden = true;
     $("count").textContent = run.count + " templates";
+    // "0 templates" says why (Python's words: each condition's count, the columns' ranges).
+    $("count-why").textContent = result.empty ? result.empty.text : "";
     renderRows(result.rows, Boolean(ranked));
     performance.mark("htl-catalogue-queryable");
     if (!defaults) writeURL();
@@ -63,6 +67,7 @@ export async function runQuery(userAction, defaults) {
       return;
     }
     $("query-error").textContent = describeError(error);
+    $("count-why").textContent = "";
     if (!userAction) { $("count").textContent = "0 templates"; renderRows([]); }
   }
 }
@@ -80,7 +85,47 @@ export function updatePager() {
   }
 }
 
-function rowElement(row, ranked) {
+/** The table's columns after the selection box and the thumbnail: the one list header and rows follow. */
+export function shownColumns() {
+  return tableColumns(config.resultColumns, config.extraColumns, state.cols);
+}
+
+/** The header cells of the added columns, after the base ones the page's template renders. */
+export function renderHeader() {
+  const headRow = $("results-table").querySelector("thead tr");
+  for (const th of headRow.querySelectorAll("th[data-added]")) th.remove();
+  for (const column of shownColumns().filter((c) => c.added)) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.dataset.added = "true";
+    th.setAttribute("aria-sort", "none");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.dataset.column = column.name;
+    // A break opportunity after each "_" so a long column name wraps instead of widening the table.
+    column.title.split(/(?<=_)/).forEach((part, k) => { if (k) button.append(document.createElement("wbr")); button.append(part); });
+    th.append(button);
+    headRow.append(th);
+  }
+  // The similarity column (similarity_column.js) stays last, as its cells do.
+  const similarity = $("similarity-head");
+  if (similarity) headRow.append(similarity);
+}
+
+function datasetCell(td, name, labels) {
+  // A short label; the full name on hover (title) and on keyboard focus (focusable, shown by CSS).
+  if (typeof name !== "string" || !name) { td.textContent = formatValue(name); return; }
+  const abbr = document.createElement("abbr");
+  abbr.className = "dataset-label";
+  abbr.tabIndex = 0;
+  abbr.title = name;
+  abbr.dataset.full = name;
+  abbr.textContent = labels.get(name) || name;
+  td.append(abbr);
+}
+
+function rowElement(row, columns, labels, ranked) {
   const tr = document.createElement("tr");
   tr.dataset.id = row.template_id;
   tr.dataset.row = String(row.row);
@@ -106,12 +151,13 @@ function rowElement(row, ranked) {
   open.addEventListener("click", () => openView(row.template_id));
   tdId.append(open);
   tr.append(tdPick, tdThumb, tdId);
-  for (const [name, , kind, digits] of config.resultColumns) {
+  for (const { name, kind, digits, scale, added } of columns) {
     if (name === "template_id") continue;
     const td = document.createElement("td");
-    td.textContent = kind === "text" ? formatValue(row[name]) : formatValue(row[name], digits);
+    if (name === "dataset") { td.className = "dataset"; datasetCell(td, row[name], labels); tr.append(td); continue; }
+    if (added) td.textContent = metricText(row[name], scale, config.extraColumns);
+    else td.textContent = kind === "text" ? formatValue(row[name]) : formatValue(row[name], digits);
     if (kind !== "text") td.className = "num";
-    if (name === "dataset") { td.className = "dataset"; td.title = td.textContent; }
     tr.append(td);
   }
   if (ranked) tr.append(similarityCell(row));
@@ -121,16 +167,24 @@ function rowElement(row, ranked) {
 /** Show `rows` (objects with the results columns, `row` and `template_id`). */
 export function renderRows(rows, ranked = false) {
   const body = $("rows");
-  const withSimilarity = Boolean(body.querySelector("td.similarity"));
+  const columns = shownColumns();
+  const columnsKey = columns.map((c) => c.name).join(",") + (ranked ? ",similarity" : "");
   const onScreen = [...body.querySelectorAll("tr")].map((tr) => tr.dataset.id);
-  // Python taking over the rows the first paint showed: keep them (no flicker, no refetch).
-  if (!ranked && !withSimilarity && onScreen.length === rows.length && rows.every((r, k) => r.template_id === onScreen[k])) {
+  // Python taking over the rows the first paint showed: keep them (no flicker, no refetch),
+  // unless they lack a column the visitor added (the first paint has only the base ones) or
+  // the similarity column comes or goes.
+  if (body.dataset.columns === columnsKey && onScreen.length === rows.length
+      && rows.every((r, k) => r.template_id === onScreen[k])) {
     rows.forEach((r, k) => { body.children[k].dataset.row = String(r.row); });
     updatePager();
     return;
   }
   body.textContent = "";
-  for (const row of rows) body.append(rowElement(row, ranked));
+  // Rows without an added column's values (the first paint's) are redrawn when Python's come.
+  const complete = columns.every((c) => !c.added || rows.every((r) => c.name in r));
+  body.dataset.columns = complete ? columnsKey : "";
+  const labels = datasetLabels(rows.map((r) => r.dataset));
+  for (const row of rows) body.append(rowElement(row, columns, labels, ranked));
   updatePager();
 }
 
@@ -152,14 +206,16 @@ export function bindResults() {
   $("next-page").addEventListener("click", () => {
     if ((run.listed.page + 1) * PAGE_SIZE < run.count) { state.page = run.listed.page + 1; runQuery(true); }
   });
-  for (const button of document.querySelectorAll("button.sort")) {
-    button.addEventListener("click", () => {
-      const column = button.dataset.column;
-      clearRanking();  // a column's order replaces the similarity ranking
-      if (state.sort === column) state.desc = !state.desc;
-      else { state.sort = column; state.desc = false; }
-      state.page = 0;
-      runQuery(true);
-    });
-  }
+  // One listener for every sort button, the added columns' too (renderHeader makes them).
+  $("results-table").querySelector("thead").addEventListener("click", (event) => {
+    const button = event.target.closest("button.sort");
+    if (!button) return;
+    const column = button.dataset.column;
+    clearRanking();  // a column's order replaces the similarity ranking
+    if (state.sort === column) state.desc = !state.desc;
+    else { state.sort = column; state.desc = false; }
+    state.page = 0;
+    runQuery(true);
+  });
+  renderHeader();
 }

@@ -6,11 +6,13 @@ import { readURLState, sourceRoot, urlSearch } from "./url_state.js";
 
 export const config = pageConfig(document);
 
-const fromURL = readURLState(location.search, config.defaultSource, config.resultColumns);
-/** What the visitor asked for: source, query, selection, view, sort and page (in the URL). */
+const fromURL = readURLState(location.search, config.defaultSource, config.resultColumns, config.extraColumns);
+/** What the visitor asked for: source, query, selection, view, sort, page and added columns (in the URL). */
 export const state = fromURL.state;
 /** Why a ?sort= of the URL was dropped, in words ("" when it was not). */
 export const sortNote = fromURL.sortNote;
+/** What a ?cols= of the URL asked for that the table cannot add, in words ("" when nothing). */
+export const colsNote = fromURL.colsNote;
 /** The library root ("" when ?source= is not an http(s) URL). */
 export const root = sourceRoot(state.source);
 

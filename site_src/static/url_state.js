@@ -1,12 +1,15 @@
 // The page's URL state: what the address bar holds so that every view can be shared and
-// reloaded (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page, ?like). Pure functions: state.js applies
-// them to `location`, the node tests to strings. Every parameter is untrusted text.
+// reloaded (?source, ?q, ?sel, ?view, ?sort, ?desc, ?page, ?like, ?cols). Pure functions: state.js
+// applies them to `location`, the node tests to strings. Every parameter is untrusted text.
+import { readCols } from "./table_columns.js";
 
 /**
- * The state a query string asks for. Returns {state, sortNote}: a ?sort= that is not a results
- * column (`columns`: config.resultColumns) is dropped, and `sortNote` says so in words.
+ * The state a query string asks for. Returns {state, sortNote, colsNote}: a ?sort= that is not a
+ * results column (`columns`: config.resultColumns, or an added one) is dropped, and `sortNote`
+ * says so in words; ?cols= keeps only the columns `extra` (config.extraColumns) lists, and
+ * `colsNote` says what it dropped.
  */
-export function readURLState(search, defaultSource, columns) {
+export function readURLState(search, defaultSource, columns, extra) {
   const params = new URLSearchParams(search);
   const state = {
     source: params.get("source") || defaultSource,
@@ -18,12 +21,15 @@ export function readURLState(search, defaultSource, columns) {
     page: Math.max(0, parseInt(params.get("page") || "1", 10) - 1) || 0,
     // "Similar templates": rank the results by similarity to this template (Python checks it).
     like: params.get("like") || "",
+    cols: [],
   };
+  const added = extra ? readCols(params.get("cols"), extra) : { cols: [], note: "" };
+  state.cols = added.cols;
   // A shared link can only sort by a results column; anything else is dropped, and said so.
-  const sortNote = state.sort && !columns.some(([name]) => name === state.sort)
+  const sortNote = state.sort && !columns.some(([name]) => name === state.sort) && !state.cols.includes(state.sort)
     ? "?sort=" + JSON.stringify(state.sort.slice(0, 60)) + " is not a results column; the default order is shown." : "";
   if (sortNote) { state.sort = ""; state.desc = false; }
-  return { state, sortNote };
+  return { state, sortNote, colsNote: added.note };
 }
 
 /** The query string ("" or "?...") for `state`; defaults are left out. */
@@ -37,6 +43,7 @@ export function urlSearch(state, defaultSource) {
   if (state.desc) p.set("desc", "1");
   if (state.page) p.set("page", String(state.page + 1));
   if (state.like) p.set("like", state.like);
+  if (state.cols && state.cols.length) p.set("cols", state.cols.join(","));
   const qs = p.toString();
   return qs ? "?" + qs : "";
 }

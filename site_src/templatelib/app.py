@@ -26,7 +26,7 @@ from .column_query import evaluate
 from .column_table import known_columns
 from .empty_result import explain_empty
 from .http_fetch import Fetcher, FetchError
-from .page_contract import HINTED_COLUMNS
+from .page_contract import EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
 from .similar import MEASURE
@@ -64,6 +64,16 @@ def error_payload(error: BaseException) -> dict:
         if isinstance(error, cls):
             return {"kind": kind, "message": str(error).strip("'\"")}
     return {"kind": "internal", "message": f"{type(error).__name__}: {error}"}
+
+
+
+def extra_fields(columns) -> tuple:
+    """The added table columns a query may return: known metric names, at most
+    ``MAX_EXTRA_COLUMNS`` of them, each once (the rest is untrusted input and dropped)."""
+    if not isinstance(columns, (list, tuple)):
+        return ()
+    names = [c for c in columns[:MAX_EXTRA_COLUMNS * 4] if isinstance(c, str) and c in EXTRA_COLUMNS]
+    return tuple(dict.fromkeys(names))[:MAX_EXTRA_COLUMNS]
 
 
 class TemplateBrowser:
@@ -157,15 +167,19 @@ class TemplateBrowser:
         return self._result
 
     def query(self, expression: str = "", sort_by: str | None = None, descending: bool = False,
-              offset: int = 0, limit: int = 50) -> dict:
-        """One page of the rows matching ``expression``; ``count`` is the whole result's size."""
+              offset: int = 0, limit: int = 50, columns=()) -> dict:
+        """One page of the rows matching ``expression``; ``count`` is the whole result's size.
+
+        ``columns``: metric columns the visitor added to the table (``page_contract.EXTRA_COLUMNS``);
+        anything else, and any beyond ``MAX_EXTRA_COLUMNS``, is left out of the rows.
+        """
         result = self._query(str(expression or ""), str(sort_by) if sort_by else None, bool(descending))
         limit = max(1, min(int(limit), MAX_PAGE))
         offset = max(0, min(int(offset), max(len(result) - 1, 0)))
         page = result[offset: offset + limit]
         # "row" is the csv row: where the UI thread finds the template's preview.
         rows = [{"row": int(position), **record}
-                for position, record in zip(page, self.columns.records(page, ROW_FIELDS))]
+                for position, record in zip(page, self.columns.records(page, ROW_FIELDS + extra_fields(columns)))]
         answer = {"count": int(len(result)), "offset": offset, "rows": rows}
         if not len(result) and str(expression or "").strip():
             # "0 templates" says why: each condition's own count and what the columns hold.
@@ -320,11 +334,12 @@ class TemplateBrowser:
         return self._previews
 
     async def similar(self, like=None, own: bool = False, expression: str = "", offset: int = 0,
-                      limit: int = 50) -> dict:
+                      limit: int = 50, columns=()) -> dict:
         """The rows matching ``expression`` ranked by similarity (:mod:`similar`) to template
         ``like`` (an untrusted string, e.g. from ``?like=``) or, with ``own``, to the waveform
         :meth:`own_waveform` read: ``{"count", "offset", "rows"}`` as :meth:`query` gives, each row
-        with its ``similarity``, plus ``"like"`` and the ``"measure"`` in words."""
+        with its ``similarity``, plus ``"like"`` and the ``"measure"`` in words. ``columns``: the
+        metric columns the visitor added to the table, as for :meth:`query`."""
         from .similar import Ranking, SimilarityError, similarity_page
 
         index = await self._preview_index()
@@ -344,7 +359,8 @@ class TemplateBrowser:
         key = (key, str(expression or ""))
         if self._ranking[0] != key:
             self._ranking = (key, Ranking(self._query(key[1], None, False), self._scores[1]))
-        page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS, offset, min(int(limit), MAX_PAGE))
+        page = similarity_page(self.columns, self._ranking[1], ROW_FIELDS + extra_fields(columns), offset,
+                               min(int(limit), MAX_PAGE))
         return {**page, "like": described, "measure": MEASURE, "note": index.note}
 
     def own_waveform(self, name: str, data_b64: str, sampling_frequency) -> dict:

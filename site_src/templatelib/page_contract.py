@@ -12,14 +12,18 @@ Adding a column that the page shows and filters: a :class:`Column` here (and a
 :class:`QuickFilter` for each bound), the pipeline that fills the csv column
 (``format.COLUMNS``), and a test.
 
-Units: the titles and labels carry their display unit as text (``"Amplitude (µV)"``). When the
-metric units are declared in one place in Python (``format.py``), the titles can be built from
-it here; ``QuickFilter.scale`` is the factor from the box's unit to the csv's.
+Units: the results titles carry their shown unit, built from ``format.COLUMN_UNITS`` by
+:func:`units.titled` (``"Amplitude (µV)"``); the metric columns a visitor may add to the table
+(:data:`EXTRA_COLUMNS`) carry their title, shown unit and scale (durations: s stored, ms shown)
+to the page the same way. ``QuickFilter.scale`` is the factor from the box's unit to the csv's.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from . import format as _fmt
+from . import units
 
 
 class Column(NamedTuple):
@@ -41,8 +45,8 @@ RESULT_COLUMNS = (
     Column("template_id", "Template ID", "text", None),
     Column("dataset", "Dataset", "text", None),
     Column("brain_area", "Brain area", "text", None),
-    Column("depth_along_probe", "Depth (µm)", "number", 0),
-    Column("amplitude_uv", "Amplitude (µV)", "number", 1),
+    Column("depth_along_probe", units.titled("Depth", "depth_along_probe"), "number", 0),
+    Column("amplitude_uv", units.titled("Amplitude", "amplitude_uv"), "number", 1),
     Column("signal_to_noise_ratio", "SNR", "number", 1),
     Column("spikes_per_unit", "Spikes", "number", None),
     Column("probe", "Probe", "text", None),
@@ -88,6 +92,21 @@ QUICK_FILTERS = (
 #: Columns whose finite range the library's info carries (the filters' placeholders).
 HINTED_COLUMNS = tuple(dict.fromkeys(f.column for f in QUICK_FILTERS if f.hint))
 
+#: The measured columns a visitor may add to the results table (``?cols=``), in the format's
+#: order: every column with a declared unit that the table does not show already.
+EXTRA_COLUMNS = tuple(name for name in _fmt.COLUMNS
+                      if name in _fmt.COLUMN_UNITS and name not in {c.name for c in RESULT_COLUMNS})
+#: At most this many added columns (a longer ``?cols=`` is cut, and the page says so).
+MAX_EXTRA_COLUMNS = 6
+
+
+def extra_column_facts() -> list[dict]:
+    """The addable columns as the page shows them: the header (the column's name, which the
+    query uses, with its shown unit), the shown unit and the factor from stored to shown."""
+    return [{"name": name, "title": units.label(name), "unit": units.shown_unit(name), "scale": units.scale(name)}
+            for name in EXTRA_COLUMNS]
+
+
 #: Rows on one page of results.
 PAGE_SIZE = 25
 
@@ -110,6 +129,8 @@ def page_facts() -> dict:
         "pageSize": PAGE_SIZE,
         "resultColumns": [list(c) for c in RESULT_COLUMNS],
         "quickFilters": [f._asdict() for f in QUICK_FILTERS],
+        "extraColumns": {"columns": extra_column_facts(), "max": MAX_EXTRA_COLUMNS,
+                         "significantDigits": units.SIGNIFICANT_DIGITS, "missing": units.MISSING},
         "methodGroups": {group: list(methods) for group, methods in METHOD_GROUPS.items()},
         "stagePackages": {group: list(packages) for group, packages in GROUP_PACKAGES.items()},
         "catalogueCsv": csv_rules(),

@@ -47,6 +47,12 @@ def label(column: str) -> str:
     return f"{column} ({unit})" if unit else column
 
 
+def titled(words: str, column: str) -> str:
+    """A header or label ``words`` followed by ``column``'s shown unit, e.g. ``"Depth (µm)"``."""
+    unit = shown_unit(column)
+    return f"{words} ({unit})" if unit else words
+
+
 def number_text(value: float) -> str:
     """A finite number with :data:`SIGNIFICANT_DIGITS` significant digits, never in exponent
     form between 1e-5 and 1e9."""

@@ -12,14 +12,14 @@ const DEFAULT = "https://example.org/library/";
 
 test("a full state survives writing and reading back", () => {
   const state = { source: "http://127.0.0.1:8000/lib/", q: "amplitude_uv > 100 and probe == 'a&b'", sel: ["a1", "b2"],
-    view: "a1", sort: "amplitude_uv", desc: true, page: 3, like: "0123456789abcdef" };
+    view: "a1", sort: "amplitude_uv", desc: true, page: 3, like: "0123456789abcdef", cols: [] };
   const search = urlSearch(state, DEFAULT);
-  assert.deepEqual(readURLState(search, DEFAULT, columns), { state, sortNote: "" });
+  assert.deepEqual(readURLState(search, DEFAULT, columns), { state, sortNote: "", colsNote: "" });
 });
 
 test("the default state writes no query string", () => {
   const { state } = readURLState("", DEFAULT, columns);
-  assert.deepEqual(state, { source: DEFAULT, q: "", sel: [], view: "", sort: "", desc: false, page: 0, like: "" });
+  assert.deepEqual(state, { source: DEFAULT, q: "", sel: [], view: "", sort: "", desc: false, page: 0, like: "", cols: [] });
   assert.equal(urlSearch(state, DEFAULT), "");
 });
 
