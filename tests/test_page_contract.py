@@ -14,9 +14,9 @@ import pytest
 
 from generator.build import WORKER_MODULE, build_site
 from templatelib import format as fmt
-from templatelib.catalogue import TABLE_COLUMNS
 from templatelib import units
 from templatelib.page_contract import (EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS, QUICK_FILTERS, RESULT_COLUMNS,
+                                       TABLE_COLUMNS,
                                        page_facts)
 
 SITE_SRC = Path(__file__).resolve().parent.parent / "site_src"

@@ -19,14 +19,14 @@ import numpy as np
 
 from . import format as fmt
 from . import units
-from .catalogue import TABLE_COLUMNS, CatalogueError
+from .catalogue import CatalogueError
 from .catalogue_source import CatalogueTooLarge, read_catalogue
 from .citations import citation, provenances_for
 from .column_query import evaluate
 from .column_table import known_columns
 from .empty_result import explain_empty
 from .http_fetch import Fetcher, FetchError
-from .page_contract import EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS
+from .page_contract import EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS, TABLE_COLUMNS
 from .plots_svg import template_view_svg
 from .safe_query import QueryError
 from .similar import MEASURE

@@ -26,10 +26,6 @@ import numpy as np
 
 from . import format as fmt
 from .column_table import INTEGER_COLUMNS, ColumnTable, TextColumn
-from .page_contract import RESULT_COLUMNS
-
-#: Columns shown in the results table, in order (declared in :mod:`page_contract`).
-TABLE_COLUMNS = tuple(column.name for column in RESULT_COLUMNS)
 NUMERIC_COLUMNS = fmt.LIVE_NUMERIC_COLUMNS
 
 _NAME = fmt.CATALOGUE_FILE

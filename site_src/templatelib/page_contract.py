@@ -5,7 +5,7 @@
 from :data:`RESULT_COLUMNS` and :data:`QUICK_FILTERS`, and the page's JavaScript
 (``site_src/static``) reads only the config: it names no column title, filter label, unit
 scale, method or package itself (``tests/test_page_contract.py`` fails if one is written a
-second time). The page's Python uses the same declarations (``catalogue.TABLE_COLUMNS``, the
+second time). The page's Python uses the same declarations (``TABLE_COLUMNS``, the
 range hints of ``app.Browser.load``).
 
 Adding a column that the page shows and filters: a :class:`Column` here (and a
@@ -90,6 +90,8 @@ QUICK_FILTERS = (
 )
 
 #: Columns whose finite range the library's info carries (the filters' placeholders).
+#: The names of the results columns, in order (what each results row carries for the table).
+TABLE_COLUMNS = tuple(column.name for column in RESULT_COLUMNS)
 HINTED_COLUMNS = tuple(dict.fromkeys(f.column for f in QUICK_FILTERS if f.hint))
 
 #: The measured columns a visitor may add to the results table (``?cols=``), in the format's
