@@ -7,13 +7,14 @@
 //
 // Stages (templatelib/worker_api.py declares which method needs which, and which packages
 // each adds; they arrive here in config.methodGroups and config.stagePackages):
-//   boot:  runtime, numpy and the page's wheel (thumbnails from template chunks);
-//   core:  plus the catalogue as numpy columns (queries, sorting, paging): "N templates";
+//   boot:  runtime and the page's wheel, no package;
+//   core:  plus the catalogue as standard-library columns (queries, sorting, paging): "N templates";
 //   then the later stages, installed in the background one after the other once the
-//   catalogue is queryable (view: zarr, for the template view; full: pandas, for the
-//   snippet, citation and selection csv).
+//   catalogue is queryable (arrays: numpy, the table switches to it, thumbnails from chunks;
+//   view: zarr, for the template view; full: pandas, for the snippet, citation and selection csv).
 // A call waits for its stage; "started" tells the page when it really begins, so the page's
-// time limit counts Python's work, not the wait for a download.
+// time limit counts Python's work, not the wait for a download. A call Python answers with
+// {kind: "stage", stage} (arithmetic before numpy) waits for that stage and is asked again.
 /* global loadPyodide */
 "use strict";
 
@@ -104,6 +105,7 @@ async function later(config, name, previous) {
     clearTimeout(timer);
   }
   if (errors.length) throw { kind: "unreachable", message: "The rest of Python could not be loaded: " + errors[0] };
+  api.stage_loaded(name);
   loaded.add(name);
   milestone(name, wasmMemory(pyodide));
   return pyodide;
@@ -113,18 +115,27 @@ function asError(error) {
   return error && error.kind ? error : { kind: "internal", message: String((error && error.message) || error) };
 }
 
+async function waitForStage(name) {
+  const announce = !["boot", "core"].includes(name) && !loaded.has(name);
+  if (announce && waiting++ === 0) stage("later", "Loading the rest of Python…");
+  try {
+    await stages[name];
+  } finally {
+    if (announce && --waiting === 0) stage("ready", "");
+  }
+}
+
 async function runCall(msg) {
   const name = groupOf.get(msg.method) || "core";  // unknown methods are refused by Python itself
   try {
-    const announce = !["boot", "core"].includes(name) && !loaded.has(name);
-    if (announce && waiting++ === 0) stage("later", "Loading the rest of Python…");
-    try {
-      await stages[name];
-    } finally {
-      if (announce && --waiting === 0) stage("ready", "");
-    }
+    await waitForStage(name);
     self.postMessage({ type: "started", id: msg.id });
-    const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
+    const ask = async () => JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
+    let answer = await ask();
+    if (!answer.ok && answer.error.kind === "stage" && stages[answer.error.stage]) {
+      await waitForStage(answer.error.stage);
+      answer = await ask();
+    }
     self.postMessage({ type: "result", id: msg.id, ...answer });
   } catch (error) {
     self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });

@@ -4,18 +4,17 @@ Every public method takes and returns plain JSON-able values so the worker can p
 the UI thread unchanged; the UI never runs Python and never parses HTML from here except the
 SVG that :mod:`plots_svg` escaped.
 
-The catalogue is held as numpy columns (:class:`~templatelib.column_table.ColumnTable`):
-loading, querying, sorting and paging need no pandas. The methods of ``worker_api``'s
-``full`` group (view, snippet, citation, selection csv) use a pandas DataFrame of the same
-rows, built on first use once the worker has installed pandas in the background.
+The catalogue is held as typed columns (:class:`~templatelib.column_table.ColumnTable`):
+loading, querying, sorting and paging need no package (the standard library's ``array``
+until numpy has loaded in the background, then numpy: :meth:`TemplateBrowser.use_numpy`).
+The methods of ``worker_api``'s ``full`` group (snippet, citation, selection csv) use a
+pandas DataFrame of the same rows, built on first use once the worker has installed pandas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-
-import numpy as np
 
 from . import format as fmt
 from .catalogue import TABLE_COLUMNS, CatalogueError
@@ -24,7 +23,6 @@ from .citations import citation, provenances_for
 from .column_query import evaluate
 from .column_table import known_columns
 from .http_fetch import Fetcher, FetchError
-from .plots_svg import template_view_svg
 from .safe_query import QueryError
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
@@ -137,7 +135,13 @@ class TemplateBrowser:
             self._frame = self.columns.to_pandas()
         return self._frame
 
-    def _query(self, expression: str, sort_by: str | None, descending: bool) -> np.ndarray:
+    def use_numpy(self) -> None:
+        """Hold the catalogue as numpy columns from now on (numpy is installed): the same
+        answers, faster at 100,000 rows. A cached result is kept (its rows are the same)."""
+        if self.columns is not None:
+            self.columns = self.columns.to_numpy()
+
+    def _query(self, expression: str, sort_by: str | None, descending: bool):
         key = (expression, sort_by, descending)
         if key != self._result_key:
             rows = evaluate(self.columns, expression, known_columns(self.columns.names))
@@ -162,6 +166,8 @@ class TemplateBrowser:
 
     async def view(self, template_id: str) -> dict:
         """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""
+        from .plots_svg import template_view_svg  # numpy: the view's stage has it
+
         position = self.columns.row_of(template_id) if isinstance(template_id, str) else None
         if position is None:
             raise KeyError(f"template {template_id} is not in this catalogue")
