@@ -499,3 +499,46 @@ def test_pyodide_pandas_answers_as_column_query_does(tmp_path):
     assert result["different"] == [] and result["pandas_fails"] == [], result
     assert result["same"] >= len(PITFALLS) + 200, result
     assert result["pure_different"] == [] and result["pure_same"] >= 300, {k: result[k] for k in ("pure_same", "pure_deferred")}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("categories", [3, 300, 3000, 70_000])
+def test_text_conditions_over_many_categories_answer_alike_on_both_backends(categories):
+    """The standard-library path spreads a per-category condition to the rows by byte lookups
+    up to 256 categories, by groups of 256 up to 65,536, row by row beyond: all equal numpy."""
+    n = max(2 * categories, 1000)
+    rng = np.random.default_rng(categories)
+    names = [f"a{k:05d}" for k in range(categories)]
+    picks = rng.integers(0, categories, n)
+    picks[:categories] = np.arange(categories)  # every category occurs
+    table = ColumnTable({"brain_area": TextColumn.from_strings([names[k] for k in picks]),
+                         "amplitude_uv": rng.normal(100, 30, n)})
+    pure = table.to_python()
+    for expression in ["brain_area.str.endswith('7')", "brain_area == 'a00002'", f"brain_area == '{names[-1]}'",
+                       f"brain_area in ['a00001', '{names[-1]}', '{names[categories // 2]}']",
+                       "brain_area.str.contains('0') and amplitude_uv > 100", "brain_area > 'a00150'",
+                       "brain_area.str.len() == 6", "not brain_area.str.startswith('a0')"]:
+        expected = evaluate(table, expression)
+        assert list(evaluate(pure, expression)) == expected.tolist(), expression
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("descending", [False, True])
+def test_sorts_and_summaries_equal_pandas_on_both_backends(catalogue, descending):
+    """Sorting (stable, NaN last, ties in csv order also descending), the quick filters' value
+    counts and ranges: the standard-library path, numpy and pandas agree."""
+    frame = catalogue.to_pandas()
+    pure = catalogue.to_python()
+    for table in (EDGES, catalogue):
+        edges_frame = table.to_pandas()
+        for name in table.names:
+            expected = edges_frame.sort_values(name, ascending=not descending, kind="stable",
+                                               na_position="last").index.tolist()
+            rows = range(len(table))
+            assert table.order(np.arange(len(table)), name, descending).tolist() == expected, name
+            assert table.to_python().order(rows, name, descending) == expected, name
+    for name in catalogue.text_columns():
+        counts = [(str(k), int(v)) for k, v in frame[name].value_counts().items()]
+        assert pure.value_counts(name) == catalogue.value_counts(name) == counts
+    for name in ("amplitude_uv", "spikes_per_unit", "signal_to_noise_ratio"):
+        assert pure.finite_range(name) == catalogue.finite_range(name)

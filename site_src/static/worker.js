@@ -2,7 +2,7 @@
 // Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
 //               {type: "call", id, method, args}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
-//               {type: "started", id} | {type: "result", id, ok, result | error}
+//               {type: "started", id} | {type: "waiting", id} | {type: "result", id, ok, result | error}
 //               {type: "milestone", name, at}
 //
 // Stages (templatelib/worker_api.py declares which method needs which, and which packages
@@ -133,7 +133,9 @@ async function runCall(msg) {
     const ask = async () => JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
     let answer = await ask();
     if (!answer.ok && answer.error.kind === "stage" && stages[answer.error.stage]) {
+      self.postMessage({ type: "waiting", id: msg.id });  // the page's clock stops for the download
       await waitForStage(answer.error.stage);
+      self.postMessage({ type: "started", id: msg.id });
       answer = await ask();
     }
     self.postMessage({ type: "result", id: msg.id, ...answer });

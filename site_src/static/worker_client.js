@@ -68,6 +68,12 @@
         else waiter.reject(msg.error);
         return;
       }
+      if (msg.type === "waiting") {
+        // Started, then found to need a later stage: not timed again until it starts again.
+        const waiter = this.pending.get(msg.id);
+        if (waiter) { clearTimeout(waiter.timer); waiter.timer = null; }
+        return;
+      }
       if (msg.type === "started") {
         // The clock runs while Python works on the call, not while it waits for its stage
         // (a download the worker bounds itself); boot methods are bounded elsewhere until ready.
