@@ -59,7 +59,7 @@ def page_packages() -> tuple:
 def start(source: str) -> None:
     """Point the app at ``source``; raises ValueError for anything but an http(s) URL.
 
-    Imports nothing heavy: neither pandas nor zarr is installed at this stage.
+    Imports nothing heavy: no package (numpy, zarr, pandas) is installed at this stage.
     """
     _state["reader"] = LibraryReader(source)
     _state["handed"] = {}
