@@ -25,6 +25,10 @@ let catalogueArrived;
 const loaded = new Set();  // the later stages already installed
 let waiting = 0;           // calls waiting for a later stage (the stage line says so)
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
+// The later stages start once the page's first call is answered (its first query: the moment
+// it is queryable) or a call waits for one of them, so they never compete with that query.
+let laterMayStart;
+const laterStart = new Promise((resolve) => { laterMayStart = resolve; });
 
 function stage(name, detail) {
   self.postMessage({ type: "stage", stage: name, detail: detail || "" });
@@ -127,18 +131,21 @@ async function waitForStage(name) {
 
 async function runCall(msg) {
   const name = groupOf.get(msg.method) || "core";  // unknown methods are refused by Python itself
+  if (!["boot", "core"].includes(name)) laterMayStart();
   try {
     await waitForStage(name);
     self.postMessage({ type: "started", id: msg.id });
     const ask = async () => JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
     let answer = await ask();
     if (!answer.ok && answer.error.kind === "stage" && stages[answer.error.stage]) {
+      laterMayStart();
       self.postMessage({ type: "waiting", id: msg.id });  // the page's clock stops for the download
       await waitForStage(answer.error.stage);
       self.postMessage({ type: "started", id: msg.id });
       answer = await ask();
     }
     self.postMessage({ type: "result", id: msg.id, ...answer });
+    laterMayStart();  // (the chain still waits for the catalogue itself)
   } catch (error) {
     self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
   }
@@ -152,7 +159,8 @@ self.onmessage = async (event) => {
     const booted = boot(config);
     const ready = load(booted);
     stages = { boot: booted, core: ready };
-    let previous = ready.then(() => booted);
+    ready.then(() => setTimeout(laterMayStart, 2000), () => {});  // a page that asks nothing
+    let previous = ready.then(() => laterStart).then(() => booted);
     for (const name of Object.keys(config.methodGroups)) {
       if (name === "boot" || name === "core") continue;
       previous = stages[name] = later(config, name, previous);
