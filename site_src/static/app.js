@@ -482,6 +482,7 @@
       $("count").textContent = count + " templates";
       renderRows(result.rows);
       performance.mark("htl-catalogue-queryable");
+      client.notify({ type: "queryable" });  // the worker's background stages start now
       if (!defaults) writeURL();
       loadThumbnails(result.rows, token);
     } catch (error) {

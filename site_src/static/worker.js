@@ -1,6 +1,6 @@
 // The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes.
 // Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
-//               {type: "call", id, method, args}
+//               {type: "call", id, method, args} | {type: "queryable"}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
 //               {type: "started", id} | {type: "waiting", id} | {type: "result", id, ok, result | error}
 //               {type: "milestone", name, at}
@@ -25,8 +25,8 @@ let catalogueArrived;
 const loaded = new Set();  // the later stages already installed
 let waiting = 0;           // calls waiting for a later stage (the stage line says so)
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
-// The later stages start once the page's first call is answered (its first query: the moment
-// it is queryable) or a call waits for one of them, so they never compete with that query.
+// The later stages start once the page says it is queryable (its first query answered and
+// shown) or a call waits for one of them, so they never compete with that first query.
 let laterMayStart;
 const laterStart = new Promise((resolve) => { laterMayStart = resolve; });
 
@@ -145,7 +145,6 @@ async function runCall(msg) {
       answer = await ask();
     }
     self.postMessage({ type: "result", id: msg.id, ...answer });
-    laterMayStart();  // (the chain still waits for the catalogue itself)
   } catch (error) {
     self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
   }
@@ -171,6 +170,10 @@ self.onmessage = async (event) => {
     } catch (error) {
       self.postMessage({ type: "fatal", error: asError(error) });
     }
+    return;
+  }
+  if (msg.type === "queryable") {
+    laterMayStart();  // (the chain still waits for the catalogue itself)
     return;
   }
   if (msg.type === "catalogue") {

@@ -98,6 +98,10 @@
       });
     }
 
+    notify(message) {
+      if (this.worker) this.worker.postMessage(message);
+    }
+
     arm(waiter) {
       if (waiter.timer === null) waiter.timer = setTimeout(() => this.tooLong(waiter), this.options.callTimeoutMs);
     }
