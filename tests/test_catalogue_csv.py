@@ -39,10 +39,12 @@ def test_shared_vector(case):
         assert case["why"] in message and "\n" not in message and message.startswith(fmt.CATALOGUE_FILE)
         return
     table = read_catalogue_csv(data)
+    assert table.backend.name == "python"  # the reader needs no numpy (the page reads it before numpy)
+    table = table.to_numpy()
     assert len(table) == case["rows"]
     assert table["template_id"].values()[: len(case["first_ids"])].tolist() == case["first_ids"]
     if "csv" in case:  # str and bytes inputs agree
-        assert read_catalogue_csv(case["csv"])["template_id"].values().tolist() == table["template_id"].values().tolist()
+        assert read_catalogue_csv(case["csv"]).to_numpy()["template_id"].values().tolist() == table["template_id"].values().tolist()
 
 
 def old_load_catalogue(data: bytes) -> pd.DataFrame:
@@ -118,7 +120,7 @@ def test_unit_id_types():
     base = ",".join(fmt.LIVE_COLUMNS) + ",unit_id\n"
     row = "p,m,CA1,0,50,2,25,{i},0,100,a.zarr,s3://b/a.zarr,{u}\n"
     def table(units):
-        return read_catalogue_csv(base + "".join(row.format(i=i, u=u) for i, u in enumerate(units)))
+        return read_catalogue_csv(base + "".join(row.format(i=i, u=u) for i, u in enumerate(units))).to_numpy()
     assert table(["3", "-4"])["unit_id"].dtype == np.int64
     assert table(["3", ""])["unit_id"].dtype == np.float64
     assert table(["3", "1.5"])["unit_id"].dtype == np.float64

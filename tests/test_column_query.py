@@ -1,14 +1,18 @@
-"""The page's numpy query evaluator (column_query) answers exactly as pandas' query does.
+"""The page's query evaluator (column_query) answers exactly as pandas' query does.
 
 pandas itself is the oracle: every query that both answer must select the same rows.
 A query column_query refuses is fine (the page then says why in words); a query pandas fails
-on must not be answered by column_query either.
+on must not be answered by column_query either. Every query is also evaluated on the
+standard-library columns the page starts with (``ColumnTable.to_python``, before numpy has
+loaded): it answers the same rows and refuses the same queries, or defers the query to numpy
+(``NeedsNumpy``: arithmetic on a column).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 import subprocess
 import warnings
 from pathlib import Path
@@ -22,6 +26,7 @@ from hypothesis import strategies as st
 import test_hostile
 import test_page_python
 from templatelib.catalogue import load_catalogue
+from templatelib.column_arrays import NeedsNumpy
 from templatelib.column_query import evaluate
 from templatelib.column_table import INTEGER_COLUMNS, ColumnTable, TextColumn, known_columns
 from templatelib.safe_query import QueryError, run_query
@@ -50,8 +55,34 @@ def table_from_frame(frame: pd.DataFrame) -> ColumnTable:
     return ColumnTable(columns)
 
 
+#: What the standard-library path did with the queries compared so far.
+PURE = Counter()
+
+
+def pure_outcome(table: ColumnTable, expression: str, columns, on_numpy):
+    """Evaluate on the standard-library columns: the same rows or the same refusal as on numpy,
+    or NeedsNumpy (returned as the string "deferred")."""
+    pure = table.to_python()
+    assert pure.backend.name == "python"
+    try:
+        rows = evaluate(pure, expression, columns)
+    except QueryError:
+        rows = None
+    except NeedsNumpy:
+        PURE["deferred"] += 1
+        return "deferred"
+    PURE["refused" if rows is None else "answered"] += 1
+    if on_numpy is None:
+        assert rows is None, f"the standard-library path answers what numpy refuses: {expression!r}"
+    else:
+        assert rows is not None, f"the standard-library path refuses what numpy answers: {expression!r}"
+        assert list(rows) == on_numpy.tolist(), expression
+    return rows
+
+
 def outcomes(table: ColumnTable, expression: str, columns=None):
-    """(pandas' rows or None when it fails, our rows or None when we refuse)."""
+    """(pandas' rows or None when it fails, our rows or None when we refuse); the
+    standard-library path is checked against ours on the way."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' RuntimeWarnings of 1/0, regex-group UserWarnings
         try:
@@ -65,13 +96,16 @@ def outcomes(table: ColumnTable, expression: str, columns=None):
         ours = None
     if ours is not None:
         assert ours.dtype == np.int64 and (np.diff(ours) > 0).all()
+    pure_outcome(table, expression, columns, ours)
     return theirs, ours
 
 
-def assert_same(table, expression, columns=None, must_answer=False):
+def assert_same(table, expression, columns=None, must_answer=False, before_numpy=False):
     theirs, ours = outcomes(table, expression, columns)
     if must_answer:
         assert ours is not None, f"refused: {expression!r}"
+    if before_numpy:  # answered on the standard-library columns, without waiting for numpy
+        assert pure_outcome(table, expression, columns, ours) != "deferred", expression
     if ours is not None:
         assert theirs is not None, f"pandas fails but column_query answers {expression!r}"
         np.testing.assert_array_equal(ours, theirs, err_msg=expression)
@@ -146,7 +180,8 @@ PAGE_PYTHON_QUERIES = _parameters(test_page_python.test_allowed_queries_match_pa
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("expression", PAGE_QUERIES + PAGE_PYTHON_QUERIES)
 def test_queries_in_use_are_answered_as_pandas_answers(catalogue, expression):
-    assert_same(catalogue, expression, must_answer=True)
+    # the page's own queries (quick filters, ranges, text) never wait for numpy
+    assert_same(catalogue, expression, must_answer=True, before_numpy=expression in PAGE_QUERIES)
 
 
 @pytest.fixture(scope="module")
@@ -395,9 +430,13 @@ def test_generated_queries_answer_as_pandas_does():
                 assert theirs is not None, f"pandas fails but column_query answers {expression!r}"
                 np.testing.assert_array_equal(ours, theirs, err_msg=expression)
 
+    before = PURE.copy()
     check()
     # The grammar is no grammar of refusals: most generated queries get compared with pandas.
     assert counts["answered"] >= 100, counts
+    # ... and most of them are answered before numpy, not deferred to it.
+    pure = PURE - before
+    assert pure["answered"] >= 100 and pure["answered"] > pure["deferred"], pure
 
 
 # ---------------------------------------------------------------------------- scale
@@ -459,3 +498,47 @@ def test_pyodide_pandas_answers_as_column_query_does(tmp_path):
     assert result["pandas"].startswith("2.") and result["text_dtype"] == "object", result
     assert result["different"] == [] and result["pandas_fails"] == [], result
     assert result["same"] >= len(PITFALLS) + 200, result
+    assert result["pure_different"] == [] and result["pure_same"] >= 300, {k: result[k] for k in ("pure_same", "pure_deferred")}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("categories", [3, 300, 3000, 70_000])
+def test_text_conditions_over_many_categories_answer_alike_on_both_backends(categories):
+    """The standard-library path spreads a per-category condition to the rows by byte lookups
+    up to 256 categories, by groups of 256 up to 65,536, row by row beyond: all equal numpy."""
+    n = max(2 * categories, 1000)
+    rng = np.random.default_rng(categories)
+    names = [f"a{k:05d}" for k in range(categories)]
+    picks = rng.integers(0, categories, n)
+    picks[:categories] = np.arange(categories)  # every category occurs
+    table = ColumnTable({"brain_area": TextColumn.from_strings([names[k] for k in picks]),
+                         "amplitude_uv": rng.normal(100, 30, n)})
+    pure = table.to_python()
+    for expression in ["brain_area.str.endswith('7')", "brain_area == 'a00002'", f"brain_area == '{names[-1]}'",
+                       f"brain_area in ['a00001', '{names[-1]}', '{names[categories // 2]}']",
+                       "brain_area.str.contains('0') and amplitude_uv > 100", "brain_area > 'a00150'",
+                       "brain_area.str.len() == 6", "not brain_area.str.startswith('a0')"]:
+        expected = evaluate(table, expression)
+        assert list(evaluate(pure, expression)) == expected.tolist(), expression
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("descending", [False, True])
+def test_sorts_and_summaries_equal_pandas_on_both_backends(catalogue, descending):
+    """Sorting (stable, NaN last, ties in csv order also descending), the quick filters' value
+    counts and ranges: the standard-library path, numpy and pandas agree."""
+    frame = catalogue.to_pandas()
+    pure = catalogue.to_python()
+    for table in (EDGES, catalogue):
+        edges_frame = table.to_pandas()
+        for name in table.names:
+            expected = edges_frame.sort_values(name, ascending=not descending, kind="stable",
+                                               na_position="last").index.tolist()
+            rows = range(len(table))
+            assert table.order(np.arange(len(table)), name, descending).tolist() == expected, name
+            assert table.to_python().order(rows, name, descending) == expected, name
+    for name in catalogue.text_columns():
+        counts = [(str(k), int(v)) for k, v in frame[name].value_counts().items()]
+        assert pure.value_counts(name) == catalogue.value_counts(name) == counts
+    for name in ("amplitude_uv", "spikes_per_unit", "signal_to_noise_ratio"):
+        assert pure.finite_range(name) == catalogue.finite_range(name)

@@ -30,8 +30,9 @@ def _pipeline(*args):
 
 def roundtrip(table: ColumnTable) -> ColumnTable:
     back = read_compact(write_compact(table, SHA))
+    assert back.backend.name == "python"  # the reader needs no numpy (the page reads it before numpy)
     assert table_difference(table, back) is None
-    return back
+    return back.to_numpy()
 
 
 # ---- identical values --------------------------------------------------------------------
@@ -213,7 +214,7 @@ def test_zlib_bomb_and_damage(small_library):
 def test_duplicate_hex_ids(small_library):
     table = read_catalogue_csv(small_library.read_bytes(fmt.CATALOGUE_FILE))
     data = write_compact(table, SHA)
-    ids = bytes.fromhex("".join(table["template_id"].values().tolist()))
+    ids = bytes.fromhex("".join(table["template_id"].values()))
     twice = ids[:8] + ids[:-8]
     with pytest.raises(CatalogueError, match="appears twice"):
         read_compact(_rewrite_buffer(data, "template_id", 0, twice))
@@ -247,7 +248,7 @@ def test_pack_refuses_a_csv_the_reader_refuses(fresh_library):
 
 
 def _other_table(raw: bytes) -> ColumnTable:
-    table = read_catalogue_csv(raw)
+    table = read_catalogue_csv(raw).to_numpy()
     columns = dict(table.columns)
     columns["amplitude_uv"] = columns["amplitude_uv"] + 1.0
     return ColumnTable(columns)
@@ -300,7 +301,7 @@ def test_grown_library_is_valid_but_for_one_template_per_row(small_library, tmp_
     table = read_compact(grown.read_bytes(fmt.COMPACT_CATALOGUE_FILE))
     assert len(table) == rows == manifest["template_count"] == manifest[MANIFEST_KEY]["rows"]
     source = read_catalogue_csv(small_library.read_bytes(fmt.CATALOGUE_FILE))
-    assert table["template_id"].values()[: len(source)].tolist() == source["template_id"].values().tolist()
+    assert table["template_id"].values()[: len(source)] == source["template_id"].values()
     assert len(manifest["previews"]["shards"]) == 3
     problems = validate_library(grown)
     # the one inherent disagreement: a grown row's ID is not its unit's sha256

@@ -414,3 +414,76 @@ def test_query_rows_carry_the_added_metric_columns_only(served, catalogue):
     many = browser.query(limit=1, columns=list(EXTRA_COLUMNS))["rows"][0]
     assert len(set(many) & set(EXTRA_COLUMNS)) == MAX_EXTRA_COLUMNS
     assert set(browser.query(limit=1, columns="spread")["rows"][0]).isdisjoint(EXTRA_COLUMNS)
+
+
+NO_NUMPY_SCRIPT = r'''
+import asyncio, importlib.abc, json, sys
+blocked = {"numpy", "pandas", "zarr", "numcodecs"}
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is not installed yet")
+
+sys.meta_path.insert(0, Block())
+from templatelib import worker_api
+
+async def call(method, **args):
+    return json.loads(await worker_api.call(method, json.dumps(args)))
+
+async def main(source, csv_path):
+    out = {}
+    worker_api.start(source)
+    if csv_path:  # the csv form, as the page hands it over without a manifest
+        worker_api.provide(open(csv_path, "rb").read(), None, True)
+    out["load"] = await call("load")
+    out["query"] = await call("query", expression="amplitude_uv > 50 and brain_area != 'CA1'",
+                              sort_by="amplitude_uv", descending=True, limit=200)
+    out["ids"] = await call("known_ids", template_ids=[r["template_id"] for r in out["query"]["result"]["rows"]][:3] + ["nope"])
+    out["arithmetic"] = await call("query", expression="amplitude_uv * 2 > 100")
+    out["numpy_before"] = "numpy" in sys.modules
+    blocked.clear()  # the worker installed the numpy stage
+    worker_api.stage_loaded(worker_api.NUMPY_STAGE)
+    out["backend_after"] = worker_api._state["browser"].columns.backend.name
+    out["query_after"] = await call("query", expression="amplitude_uv > 50 and brain_area != 'CA1'",
+                                    sort_by="amplitude_uv", descending=True, limit=200)
+    out["arithmetic_after"] = await call("query", expression="amplitude_uv * 2 > 100", limit=200)
+    print("RESULT " + json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
+'''
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("form", ["compact", "csv"])
+def test_catalogue_is_queryable_before_numpy_is_installed(served, small_library, catalogue, form, tmp_path):
+    """The core stage (load, query, sort, known_ids) runs with numpy, pandas and zarr absent;
+    arithmetic on a column is deferred to the numpy stage in words the worker acts on; once
+    numpy is there the table switches to it and answers the same rows."""
+    import json
+
+    script = tmp_path / "no_numpy.py"
+    script.write_text(NO_NUMPY_SCRIPT)
+    args = [sys.executable, str(script), served.url + "/"]
+    if form == "csv":
+        args.append(f"{small_library.path}/{fmt.CATALOGUE_FILE}")
+    else:
+        assert small_library.exists(fmt.COMPACT_CATALOGUE_FILE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    completed = subprocess.run(args, capture_output=True, text=True, timeout=100, env=env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (line,) = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+    out = json.loads(line[len("RESULT "):])
+    assert out["load"]["ok"] and out["load"]["result"]["count"] == len(catalogue)
+    assert (out["load"]["result"]["catalogue_note"] is None) or form == "csv"
+    expected = run_query(catalogue, "amplitude_uv > 50 and brain_area != 'CA1'")
+    expected = expected.sort_values("amplitude_uv", ascending=False, kind="stable", na_position="last")
+    before = out["query"]["result"]
+    assert before["count"] == len(expected)
+    assert [r["template_id"] for r in before["rows"]] == expected["template_id"].tolist()
+    assert out["ids"]["result"] == [r["template_id"] for r in before["rows"]][:3]
+    assert out["arithmetic"]["ok"] is False and out["arithmetic"]["error"]["kind"] == "stage"
+    assert out["arithmetic"]["error"]["stage"] == "arrays" and not out["numpy_before"]
+    assert out["backend_after"] == "numpy" and out["query_after"]["result"] == before
+    doubled = catalogue.index[catalogue["amplitude_uv"] * 2 > 100].tolist()
+    assert [r["row"] for r in out["arithmetic_after"]["result"]["rows"]] == doubled[:200]

@@ -1,9 +1,10 @@
-"""The page's stages in headless Chromium: the catalogue answers queries before pandas and zarr
-are installed, and every action that needs them (template view: zarr; snippet, selection csv,
-citation: pandas), started right after "N templates", waits with a visible state and then works.
+"""The page's stages in headless Chromium: the catalogue answers queries before numpy, pandas
+and zarr are installed, and every action that needs them (arithmetic in a query: numpy;
+template view: zarr; snippet, selection csv, citation: pandas), started right after
+"N templates", waits with a visible state and then works.
 
-The site server holds back the pandas wheel until the test releases it, so "before pandas"
-is a fact of the run, not a race.
+The site server holds back the numpy or pandas wheel until the test releases it, so "before
+numpy" and "before pandas" are facts of the run, not races.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 PANDAS_WHEEL = "/pyodide/pandas-"
+NUMPY_WHEEL = "/pyodide/numpy-"
 
 
 def open_held(page, site, data):
@@ -72,3 +74,31 @@ def test_a_view_started_right_after_the_count_waits_then_opens(page, site_dir, l
         page.get_by_role("button", name=f"View {target}").click()
         view = page.get_by_role("region", name="Template view")
         expect(view.get_by_role("img", name=re.compile(f"^Waveform {target}"))).to_be_visible(timeout=60_000)
+
+
+def test_queries_answer_before_numpy_and_arithmetic_then_waits_for_it(page, site_dir, library, catalogue):
+    with Recorder(site_dir, hold=NUMPY_WHEEL, cors=False, index=True) as site, Recorder(library.path) as data:
+        open_held(page, site, data)
+        expect(count_status(page)).to_have_text(f"{len(catalogue)} templates")
+        # A query, a sort and a page turn answer with no numpy in the worker.
+        expression = "amplitude_uv > 80 and brain_area.str.startswith('C')"
+        page.get_by_label("Query").fill(expression)
+        page.get_by_label("Query").press("Enter")
+        expected = catalogue.query(expression, engine="python")
+        expect(count_status(page)).to_have_text(f"{len(expected)} templates")
+        page.get_by_role("button", name="Amplitude (µV)").click()
+        page.get_by_role("button", name="Amplitude (µV)").click()  # descending
+        first = expected.sort_values("amplitude_uv", ascending=False, kind="stable")["template_id"].iloc[0]
+        expect(page.locator("#rows tr").first).to_have_attribute("data-id", first)
+        assert not any(NUMPY_WHEEL in p for p in site.paths), "numpy was installed before the query answered"
+        # Arithmetic on a column waits for numpy, visibly, and is answered once it is there.
+        arithmetic = "amplitude_uv * 2 > 300"
+        page.get_by_label("Query").fill(arithmetic)
+        page.get_by_label("Query").press("Enter")
+        expect(page.get_by_role("status").filter(has_text="Loading the rest of Python")).to_be_visible()
+        page.wait_for_timeout(9_000)  # longer than a call may run: waiting for a stage is not running
+        assert site.arrived and not any(NUMPY_WHEEL in p for p in site.paths)
+        site.gate.set()
+        expected = catalogue.query(arithmetic, engine="python")
+        expect(count_status(page)).to_have_text(f"{len(expected)} templates", timeout=60_000)
+        assert page.get_by_role("alert").filter(has_text=re.compile(r"\S")).count() == 0

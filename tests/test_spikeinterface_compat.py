@@ -109,7 +109,7 @@ def test_client_reads_short_floats_as_our_reader_does(known_library, tmp_path):
 
     storage, _ = known_library
     raw = storage.read_bytes(fmt.CATALOGUE_FILE)
-    ours = read_catalogue_csv(raw)
+    ours = read_catalogue_csv(raw).to_numpy()
     with start_data_server(storage.path) as server:
         report, _ = run_unmodified_client(server.url, tmp_path)
     for column in fmt.LIVE_NUMERIC_COLUMNS + fmt.METRIC_COLUMNS:

@@ -54,6 +54,8 @@ export async function runQuery(userAction, defaults) {
     $("count-why").textContent = result.empty ? result.empty.text : "";
     renderRows(result.rows, Boolean(ranked));
     performance.mark("htl-catalogue-queryable");
+    // The first answered query lets the worker start loading the rest of Python (worker.js).
+    if (run.client) run.client.notify({ type: "queryable" });
     if (!defaults) writeURL();
     loadThumbnails(result.rows, token);
   } catch (error) {

@@ -1,20 +1,22 @@
 // The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes. A
 // module worker (new Worker(url, {type: "module"})): it imports Pyodide's ES module, pyodide.mjs.
 // Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
-//               {type: "call", id, method, args}
+//               {type: "call", id, method, args} | {type: "queryable"}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
-//               {type: "started", id} | {type: "result", id, ok, result | error}
+//               {type: "started", id} | {type: "waiting", id} | {type: "result", id, ok, result | error}
 //               {type: "milestone", name, at}
 //
 // Stages (templatelib/worker_api.py declares which method needs which, and which packages
 // each adds; they arrive here in config.methodGroups and config.stagePackages):
-//   boot:  runtime, numpy and the page's wheel (thumbnails from template chunks);
-//   core:  plus the catalogue as numpy columns (queries, sorting, paging): "N templates";
+//   boot:  runtime and the page's wheel, no package;
+//   core:  plus the catalogue as standard-library columns (queries, sorting, paging): "N templates";
 //   then the later stages, installed in the background one after the other once the
-//   catalogue is queryable (view: zarr, for the template view; full: pandas, for the
-//   snippet, citation and selection csv).
+//   catalogue is queryable (arrays: numpy, the table switches to it, thumbnails from chunks;
+//   view: zarr, for the template view and similar templates; full: pandas, for the snippet,
+//   citation, selection csv and hybrid preview).
 // A call waits for its stage; "started" tells the page when it really begins, so the page's
-// time limit counts Python's work, not the wait for a download.
+// time limit counts Python's work, not the wait for a download. A call Python answers with
+// {kind: "stage", stage} (arithmetic before numpy) waits for that stage and is asked again.
 //
 // Adding a method: declare it in templatelib/worker_api.py (METHOD_GROUPS, under the first
 // stage that can run it); this file and the page's config follow, and the page calls it with
@@ -30,6 +32,10 @@ let catalogueArrived;
 const loaded = new Set();  // the later stages already installed
 let waiting = 0;           // calls waiting for a later stage (the stage line says so)
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
+// The later stages start once the page says it is queryable (its first query answered and
+// shown) or a call waits for one of them, so they never compete with that first query.
+let laterMayStart;
+const laterStart = new Promise((resolve) => { laterMayStart = resolve; });
 
 function stage(name, detail) {
   self.postMessage({ type: "stage", stage: name, detail: detail || "" });
@@ -110,6 +116,7 @@ async function later(config, name, previous) {
     clearTimeout(timer);
   }
   if (errors.length) throw { kind: "unreachable", message: "The rest of Python could not be loaded: " + errors[0] };
+  api.stage_loaded(name);
   loaded.add(name);
   milestone(name, wasmMemory(pyodide));
   return pyodide;
@@ -119,18 +126,31 @@ function asError(error) {
   return error && error.kind ? error : { kind: "internal", message: String((error && error.message) || error) };
 }
 
+async function waitForStage(name) {
+  const announce = !["boot", "core"].includes(name) && !loaded.has(name);
+  if (announce && waiting++ === 0) stage("later", "Loading the rest of Python…");
+  try {
+    await stages[name];
+  } finally {
+    if (announce && --waiting === 0) stage("ready", "");
+  }
+}
+
 async function runCall(msg) {
   const name = groupOf.get(msg.method) || "core";  // unknown methods are refused by Python itself
+  if (!["boot", "core"].includes(name)) laterMayStart();
   try {
-    const announce = !["boot", "core"].includes(name) && !loaded.has(name);
-    if (announce && waiting++ === 0) stage("later", "Loading the rest of Python…");
-    try {
-      await stages[name];
-    } finally {
-      if (announce && --waiting === 0) stage("ready", "");
-    }
+    await waitForStage(name);
     self.postMessage({ type: "started", id: msg.id });
-    const answer = JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
+    const ask = async () => JSON.parse(await api.call(msg.method, JSON.stringify(msg.args || {})));
+    let answer = await ask();
+    if (!answer.ok && answer.error.kind === "stage" && stages[answer.error.stage]) {
+      laterMayStart();
+      self.postMessage({ type: "waiting", id: msg.id });  // the page's clock stops for the download
+      await waitForStage(answer.error.stage);
+      self.postMessage({ type: "started", id: msg.id });
+      answer = await ask();
+    }
     self.postMessage({ type: "result", id: msg.id, ...answer });
   } catch (error) {
     self.postMessage({ type: "result", id: msg.id, ok: false, error: asError(error) });
@@ -145,7 +165,8 @@ self.onmessage = async (event) => {
     const booted = boot(config);
     const ready = load(booted);
     stages = { boot: booted, core: ready };
-    let previous = ready.then(() => booted);
+    ready.then(() => setTimeout(laterMayStart, 2000), () => {});  // a page that asks nothing
+    let previous = ready.then(() => laterStart).then(() => booted);
     for (const name of Object.keys(config.methodGroups)) {
       if (name === "boot" || name === "core") continue;
       previous = stages[name] = later(config, name, previous);
@@ -156,6 +177,10 @@ self.onmessage = async (event) => {
     } catch (error) {
       self.postMessage({ type: "fatal", error: asError(error) });
     }
+    return;
+  }
+  if (msg.type === "queryable") {
+    laterMayStart();  // (the chain still waits for the catalogue itself)
     return;
   }
   if (msg.type === "catalogue") {

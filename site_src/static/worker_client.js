@@ -72,6 +72,12 @@ export class WorkerClient {
       else waiter.reject(msg.error);
       return;
     }
+    if (msg.type === "waiting") {
+      // Started, then found to need a later stage: not timed again until it starts again.
+      const waiter = this.pending.get(msg.id);
+      if (waiter) { clearTimeout(waiter.timer); waiter.timer = null; }
+      return;
+    }
     if (msg.type === "started") {
       // The clock runs while Python works on the call, not while it waits for its stage
       // (a download the worker bounds itself); boot methods are bounded elsewhere until ready.
@@ -94,6 +100,11 @@ export class WorkerClient {
       // The clock starts when the worker says the call started (after its stage is there).
       this.worker.postMessage({ type: "call", id, method, args: waiter.args });
     });
+  }
+
+  /** A message to the worker outside a call (e.g. {type: "queryable"}). */
+  notify(message) {
+    if (this.worker) this.worker.postMessage(message);
   }
 
   arm(waiter) {

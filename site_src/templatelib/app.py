@@ -4,18 +4,17 @@ Every public method takes and returns plain JSON-able values so the worker can p
 the UI thread unchanged; the UI never runs Python and never parses HTML from here except the
 SVG that :mod:`plots_svg` escaped.
 
-The catalogue is held as numpy columns (:class:`~templatelib.column_table.ColumnTable`):
-loading, querying, sorting and paging need no pandas. The methods of ``worker_api``'s
-``full`` group (view, snippet, citation, selection csv) use a pandas DataFrame of the same
-rows, built on first use once the worker has installed pandas in the background.
+The catalogue is held as typed columns (:class:`~templatelib.column_table.ColumnTable`):
+loading, querying, sorting and paging need no package (the standard library's ``array``
+until numpy has loaded in the background, then numpy: :meth:`TemplateBrowser.use_numpy`).
+The methods of ``worker_api``'s ``full`` group (snippet, citation, selection csv) use a
+pandas DataFrame of the same rows, built on first use once the worker has installed pandas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-
-import numpy as np
 
 from . import format as fmt
 from . import units
@@ -27,9 +26,7 @@ from .column_table import known_columns
 from .empty_result import explain_empty
 from .http_fetch import Fetcher, FetchError
 from .page_contract import EXTRA_COLUMNS, HINTED_COLUMNS, MAX_EXTRA_COLUMNS, TABLE_COLUMNS
-from .plots_svg import template_view_svg
 from .safe_query import QueryError
-from .similar import MEASURE
 from .snippet import probe_groups, python_snippet, selection_csv, selection_rows
 from .zarr_reader import DataError, LibraryReader
 
@@ -155,7 +152,13 @@ class TemplateBrowser:
             self._frame = self.columns.to_pandas()
         return self._frame
 
-    def _query(self, expression: str, sort_by: str | None, descending: bool) -> np.ndarray:
+    def use_numpy(self) -> None:
+        """Hold the catalogue as numpy columns from now on (numpy is installed): the same
+        answers, faster at 100,000 rows. A cached result is kept (its rows are the same)."""
+        if self.columns is not None:
+            self.columns = self.columns.to_numpy()
+
+    def _query(self, expression: str, sort_by: str | None, descending: bool):
         key = (expression, sort_by, descending)
         if key != self._result_key:
             rows = evaluate(self.columns, expression, known_columns(self.columns.names))
@@ -188,6 +191,8 @@ class TemplateBrowser:
 
     async def view(self, template_id: str) -> dict:
         """The template view: one SVG (waveform, footprint, probe) and every catalogue field."""
+        from .plots_svg import template_view_svg  # numpy: the view's stage has it
+
         position = self.columns.row_of(template_id) if isinstance(template_id, str) else None
         if position is None:
             raise KeyError(f"template {template_id} is not in this catalogue")
@@ -243,6 +248,8 @@ class TemplateBrowser:
                              "window or channels; the snippet would split them: select one geometry")
         first = handles[0]
         arrays, positions = await asyncio.gather(self.reader.templates(rows), self.reader.positions(first.key))
+        import numpy as np  # the "full" stage has it
+
         templates = np.stack([arrays[key] for key in rows])
         answer = preview(templates, first.nbefore, first.sampling_frequency, positions, params)
         return {"probe": probe, "group": group, "template_ids": ids, "in_uv": first.is_in_uv, **answer}
@@ -340,7 +347,7 @@ class TemplateBrowser:
         :meth:`own_waveform` read: ``{"count", "offset", "rows"}`` as :meth:`query` gives, each row
         with its ``similarity``, plus ``"like"`` and the ``"measure"`` in words. ``columns``: the
         metric columns the visitor added to the table, as for :meth:`query`."""
-        from .similar import Ranking, SimilarityError, similarity_page
+        from .similar import MEASURE, Ranking, SimilarityError, similarity_page
 
         index = await self._preview_index()
         if own:
@@ -367,6 +374,8 @@ class TemplateBrowser:
         """Read the user's waveform file (:mod:`own_waveform`; base64 of its bytes, which the page
         read locally) for :meth:`similar` with ``own``: its preview, channel and rate, or an error
         in words. Nothing is sent anywhere."""
+        import numpy as np  # the "view" stage has it
+
         from .own_waveform import MAX_BYTES, WaveformError, read_waveform
 
         # The page checked the size before reading; base64 is checked again before decoding.

@@ -1,7 +1,7 @@
 """Read ``templates.csv``: THE definition of a valid catalogue, shared by Python and the page.
 
-:func:`read_catalogue_csv` parses the csv with the standard library's ``csv`` module and numpy
-only (no pandas: the page answers queries before pandas has loaded) into a
+:func:`read_catalogue_csv` parses the csv with the standard library alone (``csv``, ``array``:
+the page answers queries before numpy and pandas have loaded) into a
 :class:`~templatelib.column_table.ColumnTable`. Its rules are written down in
 ``docs/format.md`` ("A valid templates.csv"), and ``tests/data/catalogue_csv_cases.json`` holds
 the vectors that this reader and the page's JavaScript reader must judge alike.
@@ -15,14 +15,13 @@ or padded header names, NUL bytes, invalid UTF-8) is refused in one line naming 
 
 from __future__ import annotations
 
+import array
 import csv
 import io
 import itertools
 import math
 import re
 from operator import itemgetter
-
-import numpy as np
 
 from . import format as fmt
 from .column_table import INTEGER_COLUMNS, ColumnTable, TextColumn
@@ -168,7 +167,7 @@ def _rows(text: str) -> tuple[list[str], list[list[str]], _Lines]:
 _FLOAT_EXTRAS = "_\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
-def _fast_floats(cells: list[str]) -> np.ndarray | None:
+def _fast_floats(cells: list[str]) -> array.array | None:
     """float64 of cells that are all numbers or NA tokens (NA -> NaN), else None.
 
     ``float()`` reads the format's grammar at C speed once the characters it would accept
@@ -180,23 +179,22 @@ def _fast_floats(cells: list[str]) -> np.ndarray | None:
         return None
     nan = math.nan
     try:
-        values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
+        values = array.array("d", map(float, cells))
     except ValueError:
         try:  # "" is the NA token pandas writes for NaN: the common one, read without a Python loop
-            values = np.fromiter(map(float, [c or "nan" for c in cells]), dtype=np.float64, count=len(cells))
+            values = array.array("d", map(float, [c or "nan" for c in cells]))
         except ValueError:  # other NA tokens float() does not know ("NA", "1.#IND"...)
             try:
-                values = np.fromiter((nan if c.strip(_BLANK) in _NA else float(c) for c in cells),
-                                     dtype=np.float64, count=len(cells))
+                values = array.array("d", (nan if c.strip(_BLANK) in _NA else float(c) for c in cells))
             except ValueError:
                 return None
-    for k in np.flatnonzero(np.isnan(values)).tolist():
+    for k in itertools.compress(range(len(values)), map(math.isnan, values)):
         if cells[k].strip(_BLANK) not in _NA:
             return None
     return values
 
 
-def _number_column(name: str, cells: list[str], lines: _Lines, lenient: bool) -> np.ndarray:
+def _number_column(name: str, cells: list[str], lines: _Lines, lenient: bool) -> array.array:
     """A number column; unreadable cells refused (``lenient``: read as NaN, for metrics)."""
     values = _fast_floats(cells)
     if values is not None:
@@ -213,19 +211,21 @@ def _number_column(name: str, cells: list[str], lines: _Lines, lenient: bool) ->
             exact.append(nan)
         else:
             raise CatalogueError(f"{_NAME} line {lines[k]}: {name} is not a number ({cell[:80]!r})")
-    return np.array(exact, dtype=np.float64)
+    return array.array("d", exact)
 
 
-def _integer_column(name: str, cells: list[str], lines: _Lines) -> np.ndarray:
+def _whole(value: float) -> bool:
+    return math.isfinite(value) and abs(value) <= fmt.CSV_MAX_EXACT_INTEGER and value == math.floor(value)
+
+
+def _integer_column(name: str, cells: list[str], lines: _Lines) -> array.array:
     values = _number_column(name, cells, lines, lenient=False)
-    good = np.isfinite(values) & (np.abs(values) <= fmt.CSV_MAX_EXACT_INTEGER)
-    good[good] = values[good] == np.floor(values[good])
-    if not good.all():
-        k = int(np.flatnonzero(~good)[0])
+    if not all(map(_whole, values)):
+        k = next(k for k, v in enumerate(values) if not _whole(v))
         if cells[k].strip(_BLANK) in _NA:
             raise CatalogueError(f"{_NAME} line {lines[k]}: {name} has empty values")
         raise CatalogueError(f"{_NAME} line {lines[k]}: {name} is not an integer ({cells[k][:80]!r})")
-    return values.astype(np.int64)
+    return array.array("q", map(int, values))
 
 
 def _unit_ids(cells: list[str]):
@@ -233,7 +233,7 @@ def _unit_ids(cells: list[str]):
     if all(_INTEGER.fullmatch(c.strip(_BLANK)) for c in cells):
         values = [int(c) for c in cells]
         if all(abs(v) <= fmt.CSV_MAX_EXACT_INTEGER for v in values):
-            return np.array(values, dtype=np.int64)
+            return array.array("q", values)
         return TextColumn.from_strings(c.strip(_BLANK) for c in cells)  # never rounded silently
     if all((s := c.strip(_BLANK)) in _NA or _NUMBER.fullmatch(s) for c in cells):
         return _number_column("unit_id", cells, None, lenient=False)
@@ -246,8 +246,7 @@ def _text_column(cells: list[str]) -> TextColumn:
     categories = sorted(set(cleaned.values()))
     index = {text: code for code, text in enumerate(categories)}
     code_of = {raw: index[text] for raw, text in cleaned.items()}
-    codes = np.fromiter(map(code_of.__getitem__, cells), dtype=np.int32, count=len(cells))
-    return TextColumn(codes, np.array(categories, dtype=object))
+    return TextColumn(array.array("i", map(code_of.__getitem__, cells)), categories)
 
 
 # -- the catalogue -----------------------------------------------------------------------------
@@ -297,7 +296,7 @@ def read_catalogue_csv(data: bytes | str) -> ColumnTable:
     if fallback:
         datasets = columns["dataset"].values()
         columns["template_id"] = TextColumn.from_strings(
-            fmt.fallback_template_id(d, i) for d, i in zip(datasets, columns["template_index"].tolist()))
+            fmt.fallback_template_id(d, i) for d, i in zip(datasets, columns["template_index"]))
     ids = columns["template_id"]
     if len(ids.categories) != len(ids):
         first_line = {}
@@ -307,7 +306,7 @@ def read_catalogue_csv(data: bytes | str) -> ColumnTable:
                                      f"appears twice (first on line {first_line[code]})")
             first_line[code] = lines[k]
     if len(ids) and ids.categories[0] == "":
-        k = int(np.flatnonzero(ids.codes == 0)[0])
+        k = ids.codes.index(0)
         raise CatalogueError(f"{_NAME} line {lines[k]}: template_id is empty")
     return ColumnTable(columns, id_is_fallback=fallback)
 

@@ -1,9 +1,11 @@
-"""Answer the page's query on numpy columns, row for row as pandas' ``DataFrame.query`` would.
+"""Answer the page's query on typed columns, row for row as pandas' ``DataFrame.query`` would.
 
 pandas costs 7 MB and about a second to import in Pyodide, so the first query is answered on
 the :class:`~templatelib.column_table.ColumnTable` instead. The expression is allow-listed by
 :func:`safe_query.check_expression` (the same rules, the same words), then the tree is walked
-with numpy. What this module accepts, it answers exactly as
+with the table's array backend (:mod:`column_arrays`: the standard library's ``array`` until
+numpy has loaded, then numpy; arithmetic on columns waits for numpy:
+:class:`~templatelib.column_arrays.NeedsNumpy`). What this module accepts, it answers exactly as
 ``safe_query.run_query(table.to_pandas(), expression)`` does; what it cannot answer exactly, it
 refuses in words (``tests/test_column_query.py`` compares the two on generated queries).
 
@@ -29,9 +31,8 @@ import io
 import operator
 import tokenize
 
-import numpy as np
-
 from . import safe_query
+from .column_arrays import array_kind
 from .column_table import ColumnTable, TextColumn, known_columns
 from .query_text import per_category, string_method
 from .safe_query import QueryError
@@ -50,8 +51,9 @@ MAX_EXACT_INTEGER = 2**53
 _CONDITION_WORDS = "the query must be a condition on rows, e.g. amplitude_uv > 100"
 
 
-def evaluate(table: ColumnTable, expression: str, columns=None) -> np.ndarray:
-    """Rows of ``table`` matching ``expression``, as ascending ``int64`` indices (csv order).
+def evaluate(table: ColumnTable, expression: str, columns=None):
+    """Rows of ``table`` matching ``expression``, as ascending row indices (csv order): numpy
+    ``int64`` on a numpy table, else a ``range`` or ``list`` of ``int``.
 
     Parameters
     ----------
@@ -66,22 +68,24 @@ def evaluate(table: ColumnTable, expression: str, columns=None) -> np.ndarray:
     ------
     QueryError
         When the expression is not allowed, not answerable exactly, or fails (in words).
+    column_arrays.NeedsNumpy
+        When the table is not on numpy yet and the query does arithmetic on a column.
     """
     expression = (expression or "").strip()
     if not expression:
-        return np.arange(len(table), dtype=np.int64)
+        return table.backend.all_rows(len(table))
     allowed = list(columns if columns is not None else known_columns(table.names))
     text = [c for c in allowed if c in table and table.is_text(c)]
     safe_query.check_expression(expression, allowed, text)
     tree = _pandas_tree(safe_query._single_line(expression))
     try:
-        with np.errstate(all="ignore"):
+        with table.backend.errstate():
             mask = _Walker(table, set(allowed)).value(tree.body)
     except RecursionError:
         raise QueryError("the query is nested too deeply") from None
-    if not (isinstance(mask, np.ndarray) and mask.dtype == bool):
+    if array_kind(mask) != "b":
         raise QueryError(_CONDITION_WORDS)
-    return np.flatnonzero(mask).astype(np.int64, copy=False)
+    return table.backend.nonzero(mask)
 
 
 def _pandas_tree(expression: str) -> ast.Expression:
@@ -105,32 +109,35 @@ def _pandas_tree(expression: str) -> ast.Expression:
 
 
 def _is_bool(value) -> bool:
-    return isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool)
+    return isinstance(value, bool) or array_kind(value) == "b"
 
 
 def _is_number(value) -> bool:
     """An int or float scalar, or a numeric (not boolean) column."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind in "if"
+    kind = array_kind(value)
+    if kind is not None:
+        return kind in "if"
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_rows(value) -> bool:
-    return isinstance(value, (np.ndarray, TextColumn))
+    return isinstance(value, TextColumn) or array_kind(value) is not None
 
 
 def _describe(value) -> str:
     if isinstance(value, TextColumn) or isinstance(value, str):
         return "text"
     if _is_bool(value):
-        return "a condition" if isinstance(value, np.ndarray) else f"{value}"
+        return "a condition" if array_kind(value) else f"{value}"
     if value is None:
         return "None"
-    return "numbers" if isinstance(value, np.ndarray) else "a number"
+    return "numbers" if array_kind(value) else "a number"
 
 
 def _floordiv_zeros(numerator, denominator, result):
     """pandas' ``mask_zero_div_zero``: ``x // 0`` is ``+inf``/``-inf`` by the sign of x, ``0 // 0`` NaN."""
+    import numpy as np
+
     numerator, denominator = np.asarray(numerator), np.asarray(denominator)
     zero = denominator == 0
     if not zero.any():
@@ -151,6 +158,8 @@ def _floordiv_zeros(numerator, denominator, result):
 
 def _mod_zeros(denominator, result):
     """pandas' ``_fill_zeros``: an integer ``x % 0`` is NaN (numpy says 0)."""
+    import numpy as np
+
     if result.dtype.kind == "f":
         return result
     denominator = np.asarray(denominator)
@@ -161,11 +170,12 @@ def _mod_zeros(denominator, result):
 
 
 class _Walker:
-    """Values of the nodes: numpy arrays (numbers, conditions), TextColumn, or Python scalars."""
+    """Values of the nodes: the backend's arrays (numbers, conditions), TextColumn, or Python scalars."""
 
     def __init__(self, table: ColumnTable, allowed: set):
         self.table = table
         self.allowed = allowed
+        self.xp = table.backend
 
     def value(self, node):
         kind = type(node).__name__
@@ -194,11 +204,13 @@ class _Walker:
     def _UnaryOp(self, node):
         operand = self.value(node.operand)
         if isinstance(node.op, (ast.Not, ast.Invert)):
-            if isinstance(operand, np.ndarray) and operand.dtype == bool:
-                return ~operand
+            if array_kind(operand) == "b":
+                return self.xp.invert(operand)
             raise QueryError(f"'not' and '~' negate a condition on rows, not {_describe(operand)}")
         if not _is_number(operand):
             raise QueryError(f"'+' and '-' work on numbers, not on {_describe(operand)}")
+        if array_kind(operand):
+            self.xp.require_numpy("arithmetic on a column")
         return -operand if isinstance(node.op, ast.USub) else +operand
 
     def _BinOp(self, node):
@@ -209,16 +221,19 @@ class _Walker:
         for side in (left, right):
             if not _is_number(side):
                 raise QueryError(f"arithmetic (+ - * / % // **) works on numbers, not on {_describe(side)}")
-        if op is operator.pow and (isinstance(right, np.ndarray) or abs(right) > safe_query.MAX_EXPONENT):
+        if op is operator.pow and (array_kind(right) or abs(right) > safe_query.MAX_EXPONENT):
             raise QueryError(f"the exponent of ** must be a number between -{safe_query.MAX_EXPONENT} "
                              f"and {safe_query.MAX_EXPONENT}")
+        columns = array_kind(left) or array_kind(right)
+        if columns:
+            self.xp.require_numpy("arithmetic on a column")
         try:
             result = op(left, right)
         except Exception as error:  # ZeroDivisionError, OverflowError, ValueError: the user's words
             raise QueryError(f"{type(error).__name__}: {error}") from None
         if isinstance(result, complex):
             raise QueryError("the arithmetic gives a complex number (a negative number to a fractional power)")
-        if not isinstance(result, np.ndarray):
+        if not columns:
             return result  # two constants: Python's own arithmetic, as pandas does
         if op is operator.floordiv:
             return _floordiv_zeros(left, right, result)
@@ -233,7 +248,7 @@ class _Walker:
             value = self.value(part)
             if not _is_bool(value):
                 raise QueryError(f"'and'/'or'/'&'/'|' combine conditions, not {_describe(value)}")
-            result = value if result is None else combine(result, value)
+            result = value if result is None else self.xp.logical(combine, result, value)
         return result
 
     def _Compare(self, node):
@@ -244,12 +259,12 @@ class _Walker:
         for op, right_node in zip(node.ops, node.comparators):
             if isinstance(op, (ast.In, ast.NotIn)):
                 pair = self._isin(left, right_node)
-                pair = ~pair if isinstance(op, ast.NotIn) else pair
+                pair = self.xp.invert(pair) if isinstance(op, ast.NotIn) else pair
                 right = None
             else:
                 right = self.value(right_node)
                 pair = self._compare(left, type(op), right)
-            result = pair if result is None else result & pair
+            result = pair if result is None else self.xp.logical(operator.and_, result, pair)
             left = right
         return result
 
@@ -260,7 +275,7 @@ class _Walker:
         if left is None or right is None:
             if op not in (ast.Eq, ast.NotEq):
                 raise QueryError(f"'{symbol}' cannot compare with None; use column.isna()")
-            return np.full(len(self.table), op is ast.NotEq)  # pandas: nothing equals None
+            return self.xp.full(len(self.table), op is ast.NotEq)  # pandas: nothing equals None
         if isinstance(left, TextColumn) or isinstance(right, TextColumn):
             return self._compare_text(left, op, right)
         if isinstance(left, str) or isinstance(right, str):
@@ -270,21 +285,21 @@ class _Walker:
                 raise QueryError(f"a condition can only be compared with True or False, by == or !=; "
                                  f"not {_describe(left)} {symbol} {_describe(right)}")
         try:
-            result = _COMPARE[op](left, right)
+            result = self.xp.compare(_COMPARE[op], left, right)
         except Exception as error:  # OverflowError of a huge integer against floats, ...
             raise QueryError(f"{type(error).__name__}: {error}") from None
-        if not isinstance(result, np.ndarray):
+        if array_kind(result) != "b":
             raise QueryError(f"'{symbol}' cannot compare {_describe(left)} with {_describe(right)}")
         return result
 
     def _compare_text(self, left, op, right):
         compare = _COMPARE[op]
         if isinstance(left, TextColumn) and isinstance(right, TextColumn):
-            return np.asarray(compare(left.values(), right.values()), dtype=bool)
+            return self.xp.compare_each(compare, left.values(), right.values())
         if isinstance(left, TextColumn) and isinstance(right, str):
-            return per_category(left, lambda c: compare(c, right), bool)
+            return per_category(self.xp, left, lambda c: compare(c, right), "b")
         if isinstance(right, TextColumn) and isinstance(left, str):
-            return per_category(right, lambda c: compare(left, c), bool)
+            return per_category(self.xp, right, lambda c: compare(left, c), "b")
         other = right if isinstance(left, TextColumn) else left
         raise QueryError(f"'{_SYMBOL[op]}' compares text with {_describe(other)}; "
                          "compare a text column with a string in quotes")
@@ -299,16 +314,16 @@ class _Walker:
             if not all(isinstance(item, str) for item in items):
                 raise QueryError("a list for a text column must hold strings only, e.g. ['CA1', 'DG']")
             wanted = set(items)
-            return per_category(left, lambda c: c in wanted, bool)
+            return per_category(self.xp, left, lambda c: c in wanted, "b")
         if not all(_is_number(item) for item in items):
             raise QueryError("a list for a number column must hold numbers only, e.g. [1, 2.5]")
         if any(isinstance(i, int) and abs(i) > MAX_EXACT_INTEGER for i in items):
             raise QueryError(f"whole numbers in a list must be at most 2**53 = {MAX_EXACT_INTEGER} in size")
-        if left.dtype.kind == "f":
-            return np.isin(left, np.array(items, dtype=np.float64))
+        if array_kind(left) == "f":
+            return self.xp.isin(left, [float(i) for i in items])
         # int64 column: exact equality, as pandas compares (1.0 matches 1, 1.5 nothing).
         whole = [int(i) for i in items if isinstance(i, int) or (float(i).is_integer() and -(2**63) <= i < 2**63)]
-        return np.isin(left, np.array(whole, dtype=np.int64))
+        return self.xp.isin(left, whole)
 
     def _list_item(self, node):
         """A list element: a literal, or a signed number literal (``-1e400`` is ``-inf``)."""
@@ -333,14 +348,14 @@ class _Walker:
                 raise QueryError(f"method '{func.attr}' is not allowed here")
             if node.args or node.keywords:
                 raise QueryError(f"'{func.attr}()' takes no arguments")
-            if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-                missing = np.isnan(column)
+            if array_kind(column) == "f":
+                missing = self.xp.isnan(column)
             else:  # whole-number and text columns of a catalogue have no missing values
-                missing = np.zeros(len(self.table), dtype=bool)
-            return missing if func.attr == "isna" else ~missing
+                missing = self.xp.full(len(self.table), False)
+            return missing if func.attr == "isna" else self.xp.invert(missing)
         if isinstance(owner, ast.Attribute) and owner.attr == "str" and isinstance(owner.value, ast.Name):
             column = self._Name(owner.value)
             if not isinstance(column, TextColumn):
                 raise QueryError(f"'.str' works on text columns; '{owner.value.id}' holds numbers")
-            return string_method(column, func.attr, node)
+            return string_method(self.xp, column, func.attr, node)
         raise QueryError("only column.str.<method>(...) and column.isna()/notna() may be called")

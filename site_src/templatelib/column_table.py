@@ -1,10 +1,12 @@
-"""The catalogue as typed numpy columns: what the page queries, sorts and pages without pandas.
+"""The catalogue as typed columns: what the page queries, sorts and pages without pandas.
 
-pandas (7 MB to download, ~1 s to import in Pyodide) used to stand between the visitor and
-the first answered query. The page now holds the catalogue as one numpy array per column and
-evaluates the allow-listed query tree of :mod:`safe_query` on them (:mod:`column_query`);
-pandas loads afterwards, in the background, for what still needs it (snippet, citation,
-selection csv), through :meth:`ColumnTable.to_pandas`.
+pandas (7 MB to download, ~1 s to import in Pyodide) and even numpy (3.6 MB, compiled on every
+visit) used to stand between the visitor and the first answered query. The page now holds the
+catalogue as one typed array per column, first with the standard library's ``array`` module,
+then, once numpy has loaded in the background, as numpy arrays viewing the same buffers
+(:meth:`ColumnTable.to_numpy`); :mod:`column_arrays` is the seam, :mod:`column_query` evaluates
+the allow-listed query tree of :mod:`safe_query` on either. pandas loads last, for what still
+needs it (snippet, citation, selection csv), through :meth:`ColumnTable.to_pandas`.
 
 Only the format's own columns (``format.COLUMNS``) are kept: they are all a query, the
 results table or the template view can name. Text columns are stored as categories (sorted
@@ -14,11 +16,12 @@ distinct value, and 100,000 rows of ``brain_area`` cost 400 kB instead of 100,00
 
 from __future__ import annotations
 
+import array
 import math
-
-import numpy as np
+from collections import Counter
 
 from . import format as fmt
+from .column_arrays import PYTHON, is_numpy, numpy_backend, sorted_rows
 
 #: Columns that hold whole numbers in every valid catalogue (int64, never NaN).
 INTEGER_COLUMNS = ("template_index", "best_channel_index", "spikes_per_unit")
@@ -29,43 +32,80 @@ class TextColumn:
 
     Parameters
     ----------
-    codes : numpy.ndarray
-        ``int32`` index into ``categories`` for every row.
-    categories : numpy.ndarray
-        Sorted, unique strings (object dtype). Sorting them makes the code order the text
-        order, so sorting the column is sorting its codes.
+    codes : array.array or numpy.ndarray
+        ``int32`` index into ``categories`` for every row (``array('i')`` keeps the column
+        free of numpy; anything else is made a numpy ``int32`` array).
+    categories : sequence of str
+        Sorted, unique strings (a list with ``array`` codes, else an object array). Sorting
+        them makes the code order the text order, so sorting the column is sorting its codes.
     """
 
     __slots__ = ("codes", "categories")
 
-    def __init__(self, codes: np.ndarray, categories: np.ndarray):
-        self.codes = np.asarray(codes, dtype=np.int32)
-        self.categories = np.asarray(categories, dtype=object)
+    def __init__(self, codes, categories):
+        if isinstance(codes, array.array):
+            self.codes = codes if codes.typecode == "i" else array.array("i", codes)
+            self.categories = list(categories)
+        else:
+            import numpy as np
+
+            self.codes = np.asarray(codes, dtype=np.int32)
+            self.categories = np.asarray(categories, dtype=object)
 
     @classmethod
     def from_strings(cls, values) -> "TextColumn":
         """Categories of a sequence of ``str`` (sorted by code point, as Python sorts text)."""
         values = list(values)
-        # a dict finds the distinct strings at C speed; only those are sorted (np.unique would
-        # sort every row's Python object: ~10x slower on 100,000 rows of a few areas)
+        # a dict finds the distinct strings at C speed; only those are sorted
         categories = sorted(dict.fromkeys(values))
         index = {text: code for code, text in enumerate(categories)}
-        codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
-        return cls(codes, np.array(categories, dtype=object))
+        return cls(array.array("i", map(index.__getitem__, values)), categories)
+
+    @property
+    def is_numpy(self) -> bool:
+        return not isinstance(self.codes, array.array)
 
     def __len__(self) -> int:
         return len(self.codes)
 
-    def values(self, rows=None) -> np.ndarray:
-        """The strings of ``rows`` (all rows when None), as an object array."""
-        return self.categories[self.codes if rows is None else self.codes[rows]]
+    def values(self, rows=None):
+        """The strings of ``rows`` (all rows when None): a list, or an object array with numpy."""
+        if self.is_numpy:
+            return self.categories[self.codes if rows is None else self.codes[rows]]
+        categories, codes = self.categories, self.codes
+        return [categories[c] for c in (codes if rows is None else (codes[r] for r in rows))]
 
-    def map_categories(self, function) -> np.ndarray:
-        """``function`` applied once per distinct value, spread back to the rows."""
-        per_category = np.array([function(c) for c in self.categories])
-        if per_category.size == 0:
-            return np.zeros(len(self.codes), dtype=bool)
-        return per_category[self.codes]
+    def to_numpy(self) -> "TextColumn":
+        import numpy as np
+
+        if self.is_numpy:
+            return self
+        return TextColumn(np.frombuffer(self.codes, dtype=np.int32) if len(self.codes) else np.zeros(0, np.int32),
+                          np.array(self.categories, dtype=object))
+
+    def to_python(self) -> "TextColumn":
+        if not self.is_numpy:
+            return self
+        return TextColumn(array.array("i", self.codes.astype("<i4").tobytes()) if len(self.codes) else array.array("i"),
+                          [str(c) for c in self.categories])
+
+
+def _numbers_to_numpy(column):
+    import numpy as np
+
+    if is_numpy(column):
+        return column
+    dtype = np.float64 if column.typecode == "d" else np.int64
+    return np.frombuffer(column, dtype=dtype) if len(column) else np.zeros(0, dtype=dtype)
+
+
+def _numbers_to_python(column):
+    if isinstance(column, array.array):
+        return column
+    kind = column.dtype.kind
+    typed = array.array("d" if kind == "f" else "q")
+    typed.frombytes(column.astype("<f8" if kind == "f" else "<i8").tobytes())
+    return typed
 
 
 class ColumnTable:
@@ -74,8 +114,9 @@ class ColumnTable:
     Parameters
     ----------
     columns : dict
-        Column name -> ``numpy.ndarray`` (``float64`` or ``int64``) or :class:`TextColumn`,
-        all of the same length, in the order the catalogue lists them.
+        Column name -> number column (``float64`` or ``int64``: ``array('d')``/``array('q')``
+        or numpy) or :class:`TextColumn`, all of the same length, in the catalogue's order.
+        When any column is numpy, the table is numpy throughout (:attr:`backend`).
     id_is_fallback : bool
         True when the csv had no ``template_id`` column and the IDs were derived
         (``format.fallback_template_id``).
@@ -85,10 +126,32 @@ class ColumnTable:
         lengths = {len(column) for column in columns.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        numpy = any(c.is_numpy if isinstance(c, TextColumn) else is_numpy(c) for c in columns.values())
+        if numpy:
+            columns = {n: c.to_numpy() if isinstance(c, TextColumn) else _numbers_to_numpy(c) for n, c in columns.items()}
         self.columns = dict(columns)
+        self.backend = numpy_backend() if numpy else PYTHON
         self.n_rows = lengths.pop() if lengths else 0
         self.id_is_fallback = bool(id_is_fallback)
         self._row_of_id = None
+
+    def to_numpy(self) -> "ColumnTable":
+        """The same table on numpy (imports numpy; number columns are views, not copies)."""
+        if self.backend.name == "numpy":
+            return self
+        table = ColumnTable({n: c.to_numpy() if isinstance(c, TextColumn) else _numbers_to_numpy(c)
+                             for n, c in self.columns.items()}, self.id_is_fallback)
+        table._row_of_id = self._row_of_id
+        return table
+
+    def to_python(self) -> "ColumnTable":
+        """The same table on the standard library's ``array`` (what the page starts with)."""
+        columns = {n: c.to_python() if isinstance(c, TextColumn) else _numbers_to_python(c)
+                   for n, c in self.columns.items()}
+        table = ColumnTable.__new__(ColumnTable)
+        table.columns, table.backend, table.n_rows = columns, PYTHON, self.n_rows
+        table.id_is_fallback, table._row_of_id = self.id_is_fallback, self._row_of_id
+        return table
 
     # -- shape ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -122,7 +185,8 @@ class ColumnTable:
         column = self.columns[name]
         if isinstance(column, TextColumn):
             return str(column.categories[column.codes[row]])
-        item = column[row].item()
+        item = column[row]
+        item = item.item() if hasattr(item, "item") else item
         if isinstance(item, float) and not math.isfinite(item):
             return None
         return item
@@ -133,15 +197,18 @@ class ColumnTable:
         return [{f: self.value(f, int(r)) for f in present} for r in rows]
 
     # -- order ---------------------------------------------------------------------------------
-    def sort_keys(self, name: str) -> np.ndarray:
+    def sort_keys(self, name: str):
         """Values whose numeric order is the column's order (text: category codes)."""
         column = self.columns[name]
         return column.codes if isinstance(column, TextColumn) else column
 
-    def order(self, rows: np.ndarray, name: str, descending: bool = False) -> np.ndarray:
+    def order(self, rows, name: str, descending: bool = False):
         """``rows`` sorted by column ``name``, stable, NaN last, as pandas'
         ``sort_values(kind="stable", na_position="last")`` orders them (ties keep csv order,
         also when descending)."""
+        if self.backend.name == "python":
+            return sorted_rows(rows, self.sort_keys(name), descending)
+        np = self.backend.np
         rows = np.asarray(rows, dtype=np.int64)
         keys = self.sort_keys(name)[rows]
         missing = np.isnan(keys) if keys.dtype.kind == "f" else np.zeros(len(keys), dtype=bool)
@@ -159,16 +226,13 @@ class ColumnTable:
         """Distinct values with their row counts, most common first (ties: first seen first,
         as pandas' ``value_counts`` orders them)."""
         column = self.columns[name]
-        counts = np.bincount(column.codes, minlength=len(column.categories))
-        first_seen = np.full(len(column.categories), len(column.codes), dtype=np.int64)
-        np.minimum.at(first_seen, column.codes, np.arange(len(column.codes)))
-        order = np.lexsort((first_seen, -counts))
-        return [(str(column.categories[k]), int(counts[k])) for k in order if counts[k] > 0]
+        # a Counter lists its keys in first-seen order; a stable sort keeps it among ties
+        counts = sorted(Counter(column.codes.tolist()).items(), key=lambda item: -item[1])
+        return [(str(column.categories[code]), int(n)) for code, n in counts]
 
     def finite_range(self, name: str) -> tuple[float, float] | None:
-        values = np.asarray(self.columns[name], dtype=float)
-        values = values[np.isfinite(values)]
-        return (float(values.min()), float(values.max())) if len(values) else None
+        values = [v for v in map(float, self.columns[name].tolist()) if math.isfinite(v)]
+        return (min(values), max(values)) if values else None
 
     # -- pandas, once it has loaded --------------------------------------------------------------
     def to_pandas(self):
@@ -176,8 +240,9 @@ class ColumnTable:
         still use pandas and for the tests that compare the two."""
         import pandas as pd
 
+        table = self.to_numpy()
         data = {}
-        for name, column in self.columns.items():
+        for name, column in table.columns.items():
             data[name] = column.values() if isinstance(column, TextColumn) else column
         frame = pd.DataFrame(data)
         frame["id_is_fallback"] = self.id_is_fallback

@@ -15,16 +15,18 @@ is correctly rounded, so it equals ``float("<the csv's digits>")`` bit for bit w
 float64 otherwise. Text is categories (sorted unique strings) and integer codes; 16-hex
 template IDs are 8 raw bytes each. The reader trusts nothing: sizes, offsets, counts and codes
 are checked before anything is allocated or decompressed (:data:`format.COMPACT_MAX_ROWS`...).
-Runs in Pyodide with numpy and the standard library only.
+The reader needs the standard library only (``struct``, ``array``, ``zlib``: the page reads
+it before numpy has loaded); the writer uses numpy.
 """
 
 from __future__ import annotations
 
+import array
 import json
+import math
 import struct
+import sys
 import zlib
-
-import numpy as np
 
 from . import format as fmt
 from .catalogue import CatalogueError
@@ -35,10 +37,11 @@ _ALIGN = 8
 _INT_DTYPES = ("<i1", "<i2", "<i4", "<i8")
 _CODE_DTYPES = ("<u1", "<u2", "<u4")
 #: Scaled-integer sentinels, the lowest values of the stored dtype.
-_SPECIALS = (np.nan, np.inf, -np.inf)
+_SPECIALS = (math.nan, math.inf, -math.inf)
 _MAX_SCALE = 22  # 10.0**k is exact up to 22
 _EXACT = 2**53
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: The ``array`` type code of each stored dtype (little-endian in the file).
+_TYPECODES = {"<i1": "b", "<i2": "h", "<i4": "i", "<i8": "q", "<u1": "B", "<u2": "H", "<u4": "I", "<f8": "d"}
 #: The type every column but ``unit_id`` (int64, float64 or text, as its csv) must have.
 _TYPES = {
     **{name: "float64" for name in fmt.LIVE_NUMERIC_COLUMNS + fmt.METRIC_COLUMNS},
@@ -50,6 +53,8 @@ _TYPES = {
 # -- writing -------------------------------------------------------------------------------
 
 def _smallest_int(low: int, high: int, reserved: int = 0) -> str:
+    import numpy as np
+
     for dtype in _INT_DTYPES:
         info = np.iinfo(dtype)
         if info.min + reserved <= low and high <= info.max:
@@ -57,8 +62,10 @@ def _smallest_int(low: int, high: int, reserved: int = 0) -> str:
     raise ValueError("does not fit int64")
 
 
-def _decimal(values: np.ndarray):
+def _decimal(values):
     """``(k, m)`` with ``m / 10**k`` bit-identical to every finite value, or None."""
+    import numpy as np
+
     finite = np.isfinite(values)
     v = values[finite]
     if not len(v):
@@ -76,7 +83,9 @@ def _decimal(values: np.ndarray):
     return None
 
 
-def _float_column(values: np.ndarray) -> tuple[dict, bytes]:
+def _float_column(values) -> tuple[dict, bytes]:
+    import numpy as np
+
     found = _decimal(values)
     if found is None:
         return {"type": "float64", "encoding": "float64"}, values.astype("<f8").tobytes()
@@ -100,6 +109,8 @@ def _is_hex_ids(column: TextColumn) -> bool:
 
 
 def _buffers_of(name: str, column) -> tuple[dict, list[bytes]]:
+    import numpy as np
+
     if isinstance(column, TextColumn):
         if name == "template_id" and len(column) and _is_hex_ids(column):
             ids = column.values()
@@ -120,6 +131,8 @@ def _shuffle(data: bytes, itemsize: int) -> bytes:
     # bytes of equal significance next to each other: zlib then finds the runs of high bytes
     if itemsize == 1 or not data:
         return data
+    import numpy as np
+
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, itemsize).T.tobytes()
 
 
@@ -137,12 +150,13 @@ def write_compact(table: ColumnTable, csv_sha256: str, level: int = 9) -> bytes:
     """
     if not isinstance(csv_sha256, str) or len(csv_sha256) != 64:
         raise ValueError("csv_sha256 must be 64 hex characters")
+    table = table.to_numpy()
     columns, blobs, offset = [], [], 0
     for name in table.names:
         meta, parts = _buffers_of(name, table[name])
         buffers = []
         for number, part in enumerate(parts):
-            itemsize = np.dtype(meta["dtype"]).itemsize if number == 0 and "dtype" in meta else 1
+            itemsize = _itemsize(meta["dtype"]) if number == 0 and "dtype" in meta else 1
             shuffled = _shuffle(part, itemsize)
             packed = zlib.compress(shuffled, level)
             compressed = len(packed) < len(part)
@@ -233,40 +247,52 @@ def _buffer(data: bytes, start: int, spec, expected: int, where: str, limit: int
     return out
 
 
-def _array(out: bytes, dtype: str, shuffled: bool) -> np.ndarray:
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.frombuffer(out, dtype=np.uint8)
+def _itemsize(dtype: str) -> int:
+    return int(dtype[2:])
+
+
+def _array(out: bytes, dtype: str, shuffled: bool) -> array.array:
+    """The stored values of ``dtype`` (the writer's byte shuffle undone)."""
+    itemsize = _itemsize(dtype)
     if shuffled and itemsize > 1:
-        raw = raw.reshape(itemsize, -1).T.copy()
-    return raw.view(dtype).reshape(-1)
+        count = len(out) // itemsize
+        interleaved = bytearray(len(out))
+        for j in range(itemsize):  # byte j of every value was stored together
+            interleaved[j::itemsize] = out[j * count:(j + 1) * count]
+        out = interleaved
+    values = array.array(_TYPECODES[dtype])
+    values.frombytes(out)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
-def _numbers(data, start, rows, column, where) -> np.ndarray:
+def _numbers(data, start, rows, column, where) -> array.array:
     encoding, buffers = column.get("encoding"), column.get("buffers")
     if not isinstance(buffers, list) or len(buffers) != 1:
         _fail(f"{where}: expected one buffer")
     if column["type"] == "float64" and encoding == "float64":
         out = _buffer(data, start, buffers[0], rows * 8, where)
-        return _array(out, "<f8", buffers[0].get("shuffle") is True).astype(np.float64)
+        return _array(out, "<f8", buffers[0].get("shuffle") is True)
     dtype = column.get("dtype")
     if dtype not in _INT_DTYPES:
         _fail(f"{where}: dtype {dtype!r} is not one of {', '.join(_INT_DTYPES)}")
-    out = _buffer(data, start, buffers[0], rows * np.dtype(dtype).itemsize, where)
+    out = _buffer(data, start, buffers[0], rows * _itemsize(dtype), where)
     stored = _array(out, dtype, buffers[0].get("shuffle") is True)
     if column["type"] == "int64" and encoding == "int":
-        return stored.astype(np.int64)
+        return stored if stored.typecode == "q" else array.array("q", stored)
     if column["type"] == "float64" and encoding == "decimal":
         scale = column.get("scale")
         if not _is_int(scale) or not 0 <= scale <= _MAX_SCALE:
             _fail(f"{where}: scale {scale!r} is not an integer in 0..{_MAX_SCALE}")
-        wide = stored.astype(np.int64)
-        base = int(np.iinfo(dtype).min)
-        if dtype == "<i8" and (np.abs(wide[wide > base + 2]) >= _EXACT).any():
+        base = -(2 ** (8 * _itemsize(dtype) - 1))
+        specials = {base + offset: special for offset, special in enumerate(_SPECIALS)}
+        top = base + len(_SPECIALS) - 1
+        if dtype == "<i8" and any(abs(w) >= _EXACT for w in stored if w > top):
             _fail(f"{where}: a scaled value is beyond 2**53")
-        values = wide.astype(np.float64) / 10.0**scale
-        for offset, special in enumerate(_SPECIALS):
-            values[wide == base + offset] = special
-        return values
+        divisor = 10.0**scale
+        # float(m) is exact below 2**53, so m / 10**k rounds as numpy's float64 division does
+        return array.array("d", [w / divisor if w > top else specials[w] for w in stored])
     _fail(f"{where}: unknown {column['type']} encoding {encoding!r}")
 
 
@@ -275,18 +301,13 @@ def _text(data, start, rows, column, where) -> TextColumn:
     if encoding == "hex8":
         if not isinstance(buffers, list) or len(buffers) != 1:
             _fail(f"{where}: expected one buffer")
-        raw = np.frombuffer(_buffer(data, start, buffers[0], rows * 8, where), dtype=np.uint8).reshape(rows, 8)
-        keys = raw.view(">u8").reshape(-1)  # big-endian: numeric order is the hex text's order
-        order = np.argsort(keys, kind="stable")
-        if rows > 1 and not (np.diff(keys[order]) > 0).all():
+        hexed = _buffer(data, start, buffers[0], rows * 8, where).hex()
+        ids = [hexed[k:k + 16] for k in range(0, 16 * rows, 16)]
+        categories = sorted(ids)  # lower-case hex sorts as the bytes do
+        if any(a == b for a, b in zip(categories, categories[1:])):
             _fail(f"{where}: an ID appears twice")
-        digits = np.empty((rows, 16), dtype=np.uint8)
-        digits[:, 0::2] = _HEX[raw[order] >> 4]
-        digits[:, 1::2] = _HEX[raw[order] & 15]
-        categories = digits.view("S16").reshape(-1).astype("U16").astype(object)
-        codes = np.empty(rows, dtype=np.int32)
-        codes[order] = np.arange(rows, dtype=np.int32)
-        return TextColumn(codes, categories)
+        code_of = {text: code for code, text in enumerate(categories)}
+        return TextColumn(array.array("i", map(code_of.__getitem__, ids)), categories)
     if encoding != "categories" or not isinstance(buffers, list) or len(buffers) != 2:
         _fail(f"{where}: unknown text encoding {encoding!r}")
     dtype, count = column.get("dtype"), column.get("categories")
@@ -294,7 +315,7 @@ def _text(data, start, rows, column, where) -> TextColumn:
         _fail(f"{where}: code dtype {dtype!r} is not one of {', '.join(_CODE_DTYPES)}")
     if not _is_int(count) or not 0 <= count <= max(rows, 1):
         _fail(f"{where}: {count!r} categories for {rows} rows")
-    codes = _array(_buffer(data, start, buffers[0], rows * np.dtype(dtype).itemsize, where), dtype,
+    codes = _array(_buffer(data, start, buffers[0], rows * _itemsize(dtype), where), dtype,
                    buffers[0].get("shuffle") is True)
     text = _buffer(data, start, buffers[1], -1, where, limit=fmt.COMPACT_MAX_CATEGORY_BYTES)
     try:
@@ -305,9 +326,9 @@ def _text(data, start, rows, column, where) -> TextColumn:
         _fail(f"{where}: categories are not {count} strings")
     if any(a >= b for a, b in zip(categories, categories[1:])):
         _fail(f"{where}: categories are not sorted and unique")
-    if len(codes) and int(codes.max()) >= count:
-        _fail(f"{where}: a code is out of range ({int(codes.max())} for {count} categories)")
-    return TextColumn(codes.astype(np.int32), np.array(categories, dtype=object))
+    if len(codes) and max(codes) >= count:
+        _fail(f"{where}: a code is out of range ({max(codes)} for {count} categories)")
+    return TextColumn(codes if codes.typecode == "i" else array.array("i", codes), categories)
 
 
 def read_compact(data: bytes) -> ColumnTable:
@@ -357,6 +378,9 @@ def compact_header(data: bytes) -> dict:
 def table_difference(a: ColumnTable, b: ColumnTable) -> str | None:
     """The first way ``b`` differs from ``a`` (columns, rows, IDs, values: float64 bits and
     strings), in words, or None when they are identical."""
+    import numpy as np
+
+    a, b = a.to_numpy(), b.to_numpy()
     if a.names != b.names:
         return f"columns {list(b.names)} instead of {list(a.names)}"
     if len(a) != len(b):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import ast
 import re
 
-import numpy as np
-
 from .column_table import TextColumn
 from .safe_query import QueryError
 
@@ -34,10 +32,10 @@ _KEYWORDS = {
 _NO_PATTERN = {"lower", "upper", "len"}
 
 
-def per_category(text: TextColumn, function, dtype) -> np.ndarray:
-    """``function`` applied once per category, spread back to the rows as ``dtype``."""
-    values = np.array([function(c) for c in text.categories], dtype=dtype)
-    return values[text.codes] if len(values) else np.zeros(len(text.codes), dtype=dtype)
+def per_category(xp, text: TextColumn, function, kind: str):
+    """``function`` applied once per category, spread back to the rows by backend ``xp`` as a
+    condition (``kind`` ``"b"``) or integers (``"i"``)."""
+    return xp.spread([function(c) for c in text.categories], text.codes, kind)
 
 
 def _arguments(call: ast.Call, method: str) -> tuple:
@@ -61,11 +59,13 @@ def _arguments(call: ast.Call, method: str) -> tuple:
     return call.args[0].value, keywords
 
 
-def string_method(text: TextColumn, method: str, call: ast.Call):
-    """The result of ``column.str.<method>(...)`` for every row: a bool or int64 array, or text.
+def string_method(xp, text: TextColumn, method: str, call: ast.Call):
+    """The result of ``column.str.<method>(...)`` for every row: a condition, integers, or text.
 
     Parameters
     ----------
+    xp : column_arrays.Python or column_arrays.Numpy
+        The table's array backend.
     text : TextColumn
         The column (or a ``lower()``/``upper()`` of it).
     method : str
@@ -79,22 +79,22 @@ def string_method(text: TextColumn, method: str, call: ast.Call):
     case = keywords.get("case", True)
     if method in ("lower", "upper"):
         change = str.lower if method == "lower" else str.upper
-        return TextColumn(text.codes, np.array([change(c) for c in text.categories], dtype=object))
+        return TextColumn(text.codes, [change(c) for c in text.categories])
     if method == "len":
-        return per_category(text, len, np.int64)
+        return per_category(xp, text, len, "i")
     if method == "startswith":
-        return per_category(text, lambda c: c.startswith(pattern), bool)
+        return per_category(xp, text, lambda c: c.startswith(pattern), "b")
     if method == "endswith":
-        return per_category(text, lambda c: c.endswith(pattern), bool)
+        return per_category(xp, text, lambda c: c.endswith(pattern), "b")
     if method == "contains" and not keywords.get("regex", True):
         if case:
-            return per_category(text, lambda c: pattern in c, bool)
+            return per_category(xp, text, lambda c: pattern in c, "b")
         upper = pattern.upper()
-        return per_category(text, lambda c: upper in c.upper(), bool)
+        return per_category(xp, text, lambda c: upper in c.upper(), "b")
     # safe_query.check_pattern has bounded the pattern's backtracking already.
     try:
         compiled = re.compile(pattern, 0 if case else re.IGNORECASE)
     except (re.error, OverflowError, RecursionError) as error:
         raise QueryError(f"{pattern!r} is not a valid regular expression ({error})") from None
     find = {"contains": compiled.search, "match": compiled.match, "fullmatch": compiled.fullmatch}[method]
-    return per_category(text, lambda c: find(c) is not None, bool)
+    return per_category(xp, text, lambda c: find(c) is not None, "b")

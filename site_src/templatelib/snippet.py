@@ -10,9 +10,13 @@ reads only the selected templates' chunks: one request per template instead of w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import format as fmt
 from .citations import visible
-from .hybrid_preview import HybridParameters
+
+if TYPE_CHECKING:  # hybrid_preview needs numpy; the snippet's stage has it, the first query's not
+    from .hybrid_preview import HybridParameters
 
 _READER = '''
 def read_selection(source, selection):
@@ -207,7 +211,11 @@ def python_snippet(table, template_ids, source: str, citation_text: str | None =
         "    print(group)\n"
     )
     group = int(group) if 0 <= int(group) < len(groups) else 0
-    return header + _READER + body + hybrid_code(hybrid or HybridParameters(), group)
+    if hybrid is None:
+        from .hybrid_preview import HybridParameters
+
+        hybrid = HybridParameters()
+    return header + _READER + body + hybrid_code(hybrid, group)
 
 
 def selection_csv(table, template_ids) -> str:

@@ -8,13 +8,19 @@ The page starts in stages, and each method belongs to the first stage that can r
 so the worker never lists them itself):
 
 ``boot``
-    the runtime, numpy and this wheel: enough to draw thumbnails from template chunks;
+    the runtime and this wheel, no Pyodide package at all (numpy's extension module alone is
+    3.6 MB, compiled from bytes on every visit: no code cache ever applies to it);
 ``core``
-    plus the catalogue as numpy columns (:mod:`column_table`): queries, sorting, paging;
+    plus the catalogue as standard-library ``array`` columns (:mod:`column_table`): queries,
+    sorting, paging, the basket's IDs: "N templates";
+``arrays``
+    plus numpy, loaded in the background once the catalogue is queryable: the table switches
+    to numpy columns (:func:`stage_loaded`), a query doing arithmetic on a column waits for it
+    (:class:`~templatelib.column_arrays.NeedsNumpy`), and thumbnails are drawn from template
+    chunks when a library has no previews;
 ``view``
-    plus zarr (small), loaded in the background once the catalogue is queryable: the
-    template view, which reads the probe geometry with it, and "Similar templates" (numpy
-    only: ranking by the previews, and the user's own waveform file);
+    plus zarr (small): the template view, which reads the probe geometry with it, and "Similar
+    templates" (numpy only: ranking by the previews, and the user's own waveform file);
 ``full``
     plus pandas, loaded right after: the snippet, the citation, the selection's csv and the
     hybrid preview (the selection's probe groups come from the snippet's pandas code).
@@ -26,20 +32,24 @@ from __future__ import annotations
 
 import json
 
+from .column_arrays import NeedsNumpy
 from .zarr_reader import LibraryReader
 
 METHOD_GROUPS = {
-    "boot": ("preview_rows",),
+    "boot": (),
     "core": ("load", "query", "known_ids", "stats"),
+    "arrays": ("preview_rows",),
     "view": ("view", "similar", "own_waveform"),
     "full": ("snippet", "cite", "selection_csv", "basket_groups", "download_plan", "download_step",
              "download_file", "hybrid_preview"),
 }
 #: The Pyodide packages each stage adds (the page's wheel comes with ``boot``).
-GROUP_PACKAGES = {"boot": ("numpy",), "core": (), "view": ("zarr",), "full": ("pandas",)}
+GROUP_PACKAGES = {"boot": (), "core": (), "arrays": ("numpy",), "view": ("zarr",), "full": ("pandas",)}
+#: The stage that brings numpy: what a query waiting for numpy waits for.
+NUMPY_STAGE = next(group for group, packages in GROUP_PACKAGES.items() if "numpy" in packages)
 METHODS = frozenset(m for group in ("core", "view", "full") for m in METHOD_GROUPS[group])
-#: Methods that need no catalogue (they run while it is still loading).
-EARLY_METHODS = frozenset(METHOD_GROUPS["boot"])
+#: Methods that need no catalogue (the reader is enough).
+EARLY_METHODS = frozenset(METHOD_GROUPS["arrays"])
 _state: dict = {}
 
 
@@ -51,7 +61,7 @@ def page_packages() -> tuple:
 def start(source: str) -> None:
     """Point the app at ``source``; raises ValueError for anything but an http(s) URL.
 
-    Imports nothing heavy: neither pandas nor zarr is installed at this stage.
+    Imports nothing heavy: no package (numpy, zarr, pandas) is installed at this stage.
     """
     _state["reader"] = LibraryReader(source)
     _state["handed"] = {}
@@ -74,6 +84,13 @@ def _browser():
 
         _state["browser"] = TemplateBrowser(reader=_state["reader"], **_state.pop("handed", {}))
     return _state["browser"]
+
+
+def stage_loaded(name: str) -> None:
+    """The worker installed stage ``name``'s packages: use them (numpy: the catalogue's
+    columns become numpy arrays, so queries at 100,000 rows stay within their budget)."""
+    if "numpy" in GROUP_PACKAGES.get(name, ()) and "browser" in _state:
+        _state["browser"].use_numpy()
 
 
 async def _early(method: str, args: dict):
@@ -100,5 +117,7 @@ async def call(method: str, args_json: str = "{}") -> str:
         if hasattr(result, "__await__"):
             result = await result
         return json.dumps({"ok": True, "result": result})
+    except NeedsNumpy as error:  # the worker asks again once that stage is installed
+        return json.dumps({"ok": False, "error": {"kind": "stage", "stage": NUMPY_STAGE, "message": str(error)}})
     except Exception as error:  # every failure reaches the user as words, never a dead page
         return json.dumps({"ok": False, "error": error_payload(error)})

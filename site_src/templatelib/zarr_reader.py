@@ -11,6 +11,9 @@ is done: ``.zmetadata`` at :data:`MAX_METADATA_BYTES`, the probe at
 :data:`MAX_PROBE_CHUNKS` requests per dataset, a template chunk at its expected size
 (decoded by :func:`templatelib.chunk_decode.decode_chunk`, which refuses a zlib bomb before
 inflating it). Each refusal is a :class:`DataError` naming the object.
+
+numpy is imported where data is decoded, not at import: the page reads the catalogue through
+this reader (``library.json``, ``templates.csv``) before numpy has loaded.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import json
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import format as fmt
-from .chunk_decode import ChunkError, chunk_grid, chunk_key, decode_chunk
 from .dataset_checks import attribute_problems, templates_array_problems
 from .http_fetch import Fetcher, FetchError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TEMPLATE_CACHE_SIZE = 128
 #: A live .zmetadata is ~20 KB; anything past 16 MiB is not a template dataset's metadata.
@@ -82,6 +86,10 @@ class DatasetHandle:
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:
+    import numpy as np
+
+    from .chunk_decode import ChunkError, chunk_grid, chunk_key
+
     try:
         return [chunk_key(name, index, meta) for index in np.ndindex(*chunk_grid(meta, name))]
     except ChunkError as error:
@@ -142,6 +150,10 @@ class LibraryReader:
             raise
 
     async def _open(self, key: str) -> DatasetHandle:
+        import numpy as np
+
+        from .chunk_decode import ChunkError, chunk_grid
+
         raw = await self.fetcher.fetch(self.url(f"{key}/{fmt.CONSOLIDATED_KEY}"))
         if len(raw) > MAX_METADATA_BYTES:
             raise DataError(f"{key}/.zmetadata is {len(raw)} bytes, more than a template dataset's metadata")
@@ -197,6 +209,8 @@ class LibraryReader:
 
     async def positions(self, key: str) -> np.ndarray:
         """Contact positions (channels, 2) of dataset ``key``, read once with zarr."""
+        import numpy as np
+
         handle = await self.dataset(key)
         if handle.positions is None:
             fetched = await self.fetcher.fetch_many(self.url(f"{handle.key}/{k}") for k in handle.probe_keys)
@@ -226,6 +240,8 @@ class LibraryReader:
         dict
             ``(dataset_key, index) -> float32 array (samples, channels)``.
         """
+        from .chunk_decode import chunk_key
+
         wanted = [(fmt.dataset_key(d), int(i)) for d, i in wanted]
         missing = [w for w in dict.fromkeys(wanted) if w not in self._templates]
         handles = dict(zip(
@@ -248,6 +264,10 @@ class LibraryReader:
         return {w: self._templates[w] for w in wanted}
 
     def _decode(self, handle: DatasetHandle, index: int, key: str) -> np.ndarray:
+        import numpy as np
+
+        from .chunk_decode import ChunkError, decode_chunk
+
         raw = handle.store.pop(key, None)  # the decoded copy is cached; drop the raw bytes
         try:
             # Not zarr: decode_chunk checks the size before inflating (a zlib bomb is refused).

@@ -1,4 +1,4 @@
-"""Query speed: the page's numpy evaluator (column_query) against pandas' query, 100,000 rows.
+"""Query speed: the page's evaluator (column_query) on numpy and on ``array`` columns against pandas, 100,000 rows.
 
 Not a test (timings are noisy here): run it and read the figures.
 
@@ -7,8 +7,11 @@ Not a test (timings are noisy here): run it and read the figures.
 The table is shaped like the real catalogue: every format column, numbers as float64 (NaN in
 noise and metrics) or int64, text as categories (a few hundred brain areas, a handful of
 probes, a hundred datasets). Each query is timed through ``column_query.evaluate`` on the
-``ColumnTable`` and ``safe_query.run_query`` on its ``to_pandas()`` frame (both parse and check
-the expression); the figure is the median of the repeats, and the row counts must agree.
+``ColumnTable`` (numpy columns, and the standard-library ``array`` columns the page holds
+before numpy has loaded: ``to_python()``) and ``safe_query.run_query`` on its ``to_pandas()``
+frame (all parse and check the expression); the figure is the median of the repeats, and the
+row counts must agree. Then a sort and a page turn (the worker's ``query`` with an offset) on
+both backends, and reading the compact catalogue (no numpy needed) and the switch to numpy.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import warnings
 import numpy as np
 
 from templatelib import format as fmt
+from templatelib.app import TemplateBrowser
+from templatelib.column_arrays import NeedsNumpy
 from templatelib.column_query import evaluate
 from templatelib.column_table import INTEGER_COLUMNS, ColumnTable, TextColumn
 from templatelib.safe_query import run_query
@@ -78,16 +83,43 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     table = catalogue(args.rows)
+    pure = table.to_python()
     frame = table.to_pandas()
     print(f"{args.rows} rows; median of {args.repeats}; ms")
-    print(f"{'numpy':>8} {'pandas':>8} {'rows':>7}  query")
+    print(f"{'numpy':>8} {'array':>8} {'pandas':>8} {'rows':>7}  query")
     for query in QUERIES:
         ours = len(evaluate(table, query))
         theirs = len(run_query(frame, query))
         assert ours == theirs, (query, ours, theirs)
         numpy_ms = median_ms(lambda q=query: evaluate(table, q), args.repeats)
+        try:
+            assert len(evaluate(pure, query)) == ours
+            pure_ms = f"{median_ms(lambda q=query: evaluate(pure, q), args.repeats):8.2f}"
+        except NeedsNumpy:
+            pure_ms = f"{'(numpy)':>8}"
         pandas_ms = median_ms(lambda q=query: run_query(frame, q), args.repeats)
-        print(f"{numpy_ms:8.2f} {pandas_ms:8.2f} {ours:7d}  {query}")
+        print(f"{numpy_ms:8.2f} {pure_ms} {pandas_ms:8.2f} {ours:7d}  {query}")
+    # The worker's calls: a sort of the whole result and a page turn (records of 25 rows).
+    print(f"\n{'numpy':>8} {'array':>8}  worker call")
+    for words, call in [
+        ("query + sort by amplitude_uv, descending", lambda b, k: b.query(QUERIES[1] + f" and amplitude_uv != {k}",
+                                                                          "amplitude_uv", True, 0, 25)),
+        ("sort everything by brain_area", lambda b, k: b.query(f"amplitude_uv != {k}", "brain_area", False, 0, 25)),
+        ("page turn (cached result, offset 5000)", lambda b, k: b.query("", "amplitude_uv", True, 5000 + k, 25)),
+    ]:
+        timings = []
+        for columns in (table, pure):
+            browser = TemplateBrowser("http://127.0.0.1:1/")
+            browser.columns = columns
+            counter = iter(range(10**6))
+            timings.append(median_ms(lambda b=browser, c=counter, f=call: f(b, next(c)), args.repeats))
+        print(f"{timings[0]:8.2f} {timings[1]:8.2f}  {words}")
+    from templatelib.compact_catalogue import read_compact, write_compact
+
+    data = write_compact(table, "0" * 64)
+    print(f"\nread the compact catalogue ({len(data) / 1e6:.1f} MB) into array columns: "
+          f"{median_ms(lambda: read_compact(data), 3):.0f} ms; switch to numpy: "
+          f"{median_ms(lambda: read_compact(data).to_numpy(), 3) - median_ms(lambda: read_compact(data), 3):.0f} ms")
 
 
 if __name__ == "__main__":

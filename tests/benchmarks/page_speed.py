@@ -22,8 +22,9 @@ in three conditions, each against the bare boot of the same round:
 
 Reported: medians and ranges of "first waveform" and "catalogue queryable" (and their ratio to
 the bare boot), the bytes fetched before queryable (body bytes the site and library servers
-sent, gzip-encoded ones as sent: CDP's Network events of the page miss the requests of its
-Web Worker and service worker, the servers see them all), and the time of every start stage
+sent for the requests they answered before that moment, by the wall clock both share,
+gzip-encoded ones as sent: CDP's Network events of the page miss the requests of its Web
+Worker and service worker, the servers see them all), and the time of every start stage
 (the page's ``htl-*`` performance marks, with ``htl-py-<milestone>`` from the worker, plus
 the first query answered when the page is queryable). Finally a 100,000-row catalogue is
 queried through the worker.
@@ -83,12 +84,19 @@ class Server:
         self.server = server
         self.paths: list[tuple[float, str]] = []
         server.paths = self.paths
+        server.sent_at = []  # (wall-clock time, bytes sent before) of every request
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
 
     @property
     def bytes_sent(self) -> int:
         return self.server.bytes_sent
+
+    def bytes_at(self, when: float) -> int:
+        """Body bytes of the requests answered before wall-clock time ``when`` (whole bodies:
+        a response is counted from its headers on, as sent right after them)."""
+        later = [sent for at, sent in self.server.sent_at if at > when]
+        return later[0] if later else self.server.bytes_sent
 
     def since(self, start: float) -> list[tuple[float, str]]:
         return [(t, p) for t, p in self.paths if t >= start]
@@ -98,6 +106,8 @@ class Server:
 def _quiet(handler_class):
     class Recording(handler_class):
         def log_message(self, *args):
+            # Logged with the headers, before the body's bytes are counted.
+            self.server.sent_at.append((time.time(), self.server.bytes_sent))
             self.server.paths.append((time.perf_counter(), urllib.parse.unquote(self.path)))
 
     return Recording
@@ -110,6 +120,11 @@ MARKS_JS = """() => Object.fromEntries(performance.getEntriesByType("mark")
     .filter((m) => m.name.startsWith("htl-") || m.name === "bare-ready").map((m) => [m.name, m.startTime / 1000]))"""
 
 
+#: Navigation start by the system clock the servers log with, in s (``performance.timeOrigin``
+#: runs on a monotonic clock that drifts from it by tens of ms in Chromium).
+WALL_ORIGIN = "(Date.now() - performance.now()) / 1000"
+
+
 def wait_mark(page, names, timeout=300_000):
     condition = " && ".join(f"performance.getEntriesByName({n!r}).length > 0" for n in names)
     page.wait_for_function(condition, timeout=timeout, polling=50)
@@ -117,14 +132,19 @@ def wait_mark(page, names, timeout=300_000):
 
 
 def open_and_measure(page, url: str, kind: str, servers: list[Server]) -> dict:
-    """Navigate, wait until ready (bare) or queryable (page); times in s, bytes sent meanwhile."""
+    """Navigate, wait until ready (bare) or queryable (page); times in s, and the bytes of the
+    requests answered until that moment (by the servers' clock: the page starts fetching its
+    background stages the moment it is queryable, before this harness polls the mark)."""
     before = sum(s.bytes_sent for s in servers)
     page.goto(url)
     if kind == "bare":
         marks = wait_mark(page, ["bare-ready"])
-        return {"ready_s": marks["bare-ready"], "bytes": sum(s.bytes_sent for s in servers) - before, "marks": marks}
+        until = page.evaluate(WALL_ORIGIN) + marks["bare-ready"]
+        return {"ready_s": marks["bare-ready"], "bytes": sum(s.bytes_at(until) for s in servers) - before,
+                "marks": marks}
     marks = wait_mark(page, ["htl-catalogue-queryable"])
-    fetched = sum(s.bytes_sent for s in servers) - before
+    until = page.evaluate(WALL_ORIGIN) + marks["htl-catalogue-queryable"]
+    fetched = sum(s.bytes_at(until) for s in servers) - before
     # The first query answered once the page is queryable (what a visitor typing at once waits for).
     answered = page.evaluate("""async (expression) => {
         await window.__htl.call("query", {expression, offset: 0, limit: 25});
@@ -253,20 +273,25 @@ def big_query(p, tmp: Path, storage: LibraryStorage, url: str) -> None:
         str(tmp / "profile-big"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     page = context.new_page()
     page.goto(url)
+    timed = """async ([expression, repeats]) => {
+        const times = [];
+        for (let i = 0; i < repeats; i++) {
+          const t = performance.now();
+          await window.__htl.call('query', {expression: expression + ' and amplitude_uv != ' + i, offset: 0, limit: 25});
+          times.push(performance.now() - t);
+        }
+        return [times, performance.getEntriesByName('htl-py-arrays').length > 0];
+    }"""
+    # Right after "N templates" the worker holds the catalogue as standard-library columns;
+    # once numpy has loaded (htl-py-arrays) as numpy columns.
     wait_mark(page, ["htl-catalogue-queryable"])
-    times = page.evaluate(
-        """async ([expression, repeats]) => {
-            const times = [];
-            for (let i = 0; i < repeats; i++) {
-              const t = performance.now();
-              await window.__htl.call('query', {expression: expression + ' and amplitude_uv != ' + i, offset: 0, limit: 25});
-              times.push(performance.now() - t);
-            }
-            return times;
-        }""",
-        [QUERY, 5],
-    )
-    print(f"100000-row query via the worker: median {statistics.median(times):.0f} ms  runs {[round(t) for t in times]}")
+    times, numpy_there = page.evaluate(timed, [QUERY, 5])
+    print(f"100000-row query via the worker, right after queryable ({'numpy had loaded' if numpy_there else 'before numpy'}): "
+          f"median {statistics.median(times):.0f} ms  runs {[round(t) for t in times]}")
+    wait_mark(page, ["htl-py-arrays"])
+    times, _ = page.evaluate(timed, [QUERY, 5])
+    print(f"100000-row query via the worker, numpy columns: median {statistics.median(times):.0f} ms  "
+          f"runs {[round(t) for t in times]}")
     context.close()
 
 
