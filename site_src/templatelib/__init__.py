@@ -23,4 +23,5 @@ SHARED_WITH_PIPELINE = (
     "catalogue",
     "compact_catalogue",
     "column_table",
+    "column_arrays",
 )
