@@ -18,9 +18,7 @@ import pandas as pd
 import pytest
 import zarr
 
-from conftest import RunningServer, start_data_server
-from generator.build import build_site
-from generator.data_server import make_server
+from conftest import serve_built_site, start_data_server
 from templatelib import format as fmt
 from templatelib.own_waveform import MAX_BYTES
 from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, count_status, wait_ready
@@ -51,9 +49,7 @@ def catalogue(small_library):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, small_library):
-    site_dir = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                          catalogue=f"{small_library.path}/templates.csv")
-    with RunningServer(make_server(site_dir, "127.0.0.1", 0, cors=False, index=True)) as server:
+    with serve_built_site(tmp_path_factory, catalogue=f"{small_library.path}/templates.csv") as server:
         yield server
 
 

@@ -16,9 +16,7 @@ import urllib.parse
 import pandas as pd
 import pytest
 
-from conftest import RunningServer, build_library, start_data_server
-from generator.build import build_site
-from generator.data_server import make_server
+from conftest import build_library, serve_built_site, start_data_server
 from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, count_status, open_page, wait_ready
 from templatelib import units
 from templatelib.empty_result import explain_empty
@@ -46,9 +44,7 @@ def catalogue(library):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, library):
-    out = build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=False,
-                     catalogue=f"{library.path}/templates.csv")
-    with RunningServer(make_server(out, "127.0.0.1", 0, cors=False, index=True)) as server:
+    with serve_built_site(tmp_path_factory, catalogue=f"{library.path}/templates.csv") as server:
         yield server
 
 
