@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -194,7 +193,6 @@ def test_page_preview_refuses_in_words(hybrid_library):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_pyodide_draws_the_same_spikes_traces_and_own_waveform(tmp_path):
     """The page's numpy (the offline bundle's) gives the spikes, amplitudes, traces and own-waveform
     preview that CPython's numpy gives, so the CPython checks against spikeinterface hold there."""
