@@ -216,3 +216,46 @@ def test_seen_once_works_offline_and_a_republished_catalogue_is_never_stale(brow
             "img", name=re.compile(f"^Waveform {viewed}"))).to_be_visible(timeout=30_000)
     finally:
         context.close()
+
+
+class NoServiceWorkerSite(Recorder):
+    """The site without its service worker (whose install fetches the runtime again)."""
+
+    def handler(self, base):
+        class Handler(super().handler(base)):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path.startswith("/sw.js"):
+                    self.send_error(404)
+                    return
+                super().do_GET()
+
+        return Handler
+
+
+class OctetStreamSite(NoServiceWorkerSite):
+    """... with its WebAssembly served as ``application/octet-stream`` (as some static servers
+    do), which WebAssembly's streaming compile refuses."""
+
+    def handler(self, base):
+        class Handler(super().handler(base)):
+            def guess_type(self, path):
+                return "application/octet-stream" if str(path).endswith(".wasm") else super().guess_type(path)
+
+        return Handler
+
+
+@pytest.mark.parametrize("server", [NoServiceWorkerSite, OctetStreamSite], ids=["application/wasm", "octet-stream"])
+def test_the_worker_boots_from_the_runtime_the_page_compiled(page, site_dir, library, catalogue, server):
+    # The page compiles pyodide.asm.wasm (Chrome keeps a page's compiled code for the next
+    # visit, not a worker's) and hands the module to the worker, which then fetches no runtime
+    # of its own: one request for the 10 MB file, whatever type it is served as.
+    with server(site_dir, cors=False, index=True) as site, Recorder(library.path) as data:
+        page.goto(url_for(site, data))
+        expect(count_status(page)).to_have_text(f"{len(catalogue)} templates", timeout=BOOT_TIMEOUT)
+        detail = page.evaluate("() => performance.getEntriesByName('htl-py-runtime')[0].detail")
+        assert detail == {"compiledOnPage": True}
+        assert site.count("pyodide.asm.wasm") == 1, site.paths
+        # Python works past the boot: a query answers.
+        page.get_by_label("Query").fill("amplitude_uv > 150")
+        page.get_by_label("Query").press("Enter")
+        expect(count_status(page)).to_have_text(f"{int((catalogue['amplitude_uv'] > 150).sum())} templates")

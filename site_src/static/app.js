@@ -5,6 +5,7 @@
 // Python built with every string escaped.
 //
 // The modules: state.js (the one with mutable state) · config.js · url_state.js · status.js ·
+// runtime_module.js (Pyodide's runtime compiled here, for Chrome's code cache) ·
 // first_paint.js · catalogue_csv.js · previews.js · thumbnails.js · results.js · filters.js ·
 // view.js · basket.js · download.js · worker_client.js (+ worker.js, the worker) · offline.js;
 // find by example: similar.js · similarity_column.js · own_waveform.js · hybrid_plot.js ·
@@ -16,6 +17,7 @@ import { bindFilters, fillFilters } from "./filters.js";
 import { firstPaint } from "./first_paint.js";
 import { bindHybrid } from "./hybrid_plot.js";
 import { registerOffline } from "./offline.js";
+import { compileRuntime } from "./runtime_module.js";
 import { bindOwnWaveform } from "./own_waveform.js";
 import { bindResults, runQuery, updatePager } from "./results.js";
 import { call, config, firstObjects, handOver, root, run, sortNote, stage, state, writeURL } from "./state.js";
@@ -95,17 +97,22 @@ function onReady(libraryInfo) {
   fillFilters();
   fillColumnPicker();
   performance.mark("htl-catalogue-loaded");
+  // The first answer first: the basket's snippet (pandas) and the service worker's install (which
+  // fetches the runtime's packages) would otherwise start the background downloads before it.
   runQuery(false).then(() => {
     if (sortNote && !$("query-error").textContent) $("query-error").textContent = sortNote;
     if (state.view) openView(state.view);
+    refreshBasket();
+    registerOffline(config, root, firstObjects);
   });
-  refreshBasket();
-  registerOffline(config, root, firstObjects);
 }
 
 function startWorker() {
+  performance.mark("htl-worker-start");
+  const runtime = compileRuntime(absolute(config.pyodideIndexURL));
   // A call that runs too long stops the worker and starts a fresh one (worker_client.js).
   run.client = new WorkerClient({
+    runtime: () => runtime,
     url: absolute(config.workerURL),
     init: { pyodideIndexURL: absolute(config.pyodideIndexURL), wheelURL: absolute(config.wheelURL), source: state.source,
       bloscModuleURL: config.bloscModuleURL ? absolute(config.bloscModuleURL) : null,

@@ -1,5 +1,5 @@
-// Return visits and offline use: registers the site's service worker (sw.js) once Python is
-// ready (so its install never competes with the first visit's boot), and files the catalogue
+// Return visits and offline use: registers the site's service worker (sw.js) once the first query
+// is answered (so its install never competes with the first visit's boot), and files the catalogue
 // objects this page already fetched under the data cache, so that a page seen once reopens
 // offline. The service worker revalidates them on every later visit.
 export async function registerOffline(config, sourceRoot, objects) {

@@ -1,6 +1,7 @@
 // The Web Worker that owns Pyodide: the page's Python runs here so the UI never freezes. A
 // module worker (new Worker(url, {type: "module"})): it imports Pyodide's ES module, pyodide.mjs.
-// Messages in:  {type: "init", config} | {type: "catalogue", csv, compact, manifest, manifestMissing}
+// Messages in:  {type: "init", config} | {type: "runtime", module} (a WebAssembly.Module or null)
+//               {type: "catalogue", csv, compact, manifest, manifestMissing}
 //               {type: "call", id, method, args} | {type: "queryable"}
 // Messages out: {type: "stage", stage, detail} | {type: "ready", info} | {type: "fatal", error}
 //               {type: "started", id} | {type: "waiting", id} | {type: "result", id, ok, result | error}
@@ -29,7 +30,11 @@ let api = null;
 let stages = null;   // stage name -> Promise of the runtime once that stage is there
 let groupOf = null;  // method -> stage name
 let catalogueArrived;
+let runtimeArrived;
+// The runtime compiled by the page (runtime_module.js says why), or null: Pyodide's own way.
+const runtime = new Promise((resolve) => { runtimeArrived = resolve; });
 const loaded = new Set();  // the later stages already installed
+let blosc = null;          // Promise of the Blosc decoder, once a later stage asked for it
 let waiting = 0;           // calls waiting for a later stage (the stage line says so)
 const catalogue = new Promise((resolve) => { catalogueArrived = resolve; });
 // The later stages start once the page says it is queryable (its first query answered and
@@ -56,10 +61,13 @@ function wasmMemory(pyodide) {
 // The offline bundle's numcodecs decodes Blosc through WebAssembly c-blosc (npm numcodecs),
 // registered on `self` by this ES module; Python's decoding is synchronous, so it must be in
 // place before Python reads data. Without it only Blosc chunks fail (with a clear error).
+// Chunks are read only from the first later stage on (they need numpy), so the decoder (0.6 MB)
+// loads with that stage, not before "N templates".
 function registerBlosc(url) {
   if (!url) return Promise.resolve();
-  return import(url).then((module) => module.registerBlosc(self))
+  blosc = blosc || import(url).then((module) => module.registerBlosc(self))
     .catch((error) => console.warn(`Blosc decoder not loaded from ${url}: ${error}`));
+  return blosc;
 }
 
 function required(config, key) {
@@ -67,17 +75,45 @@ function required(config, key) {
   return config[key];
 }
 
+// Pyodide 0.27.7 takes no compiled module: it calls
+// WebAssembly.instantiateStreaming(fetch(indexURL + "pyodide.asm.wasm"), imports). While
+// loadPyodide runs, that one fetch gets an empty stand-in response (no download) and that
+// one instantiation uses the page's module; everything else passes through untouched.
+async function withCompiledRuntime(module, indexURL, start) {
+  if (!module) return start();
+  const url = indexURL + "pyodide.asm.wasm";
+  const { fetch, WebAssembly: wasm } = self;
+  const realStreaming = wasm.instantiateStreaming;
+  const standIn = new Response(new Uint8Array(0), { headers: { "Content-Type": "application/wasm" } });
+  self.fetch = (input, init) => {
+    // Pyodide passes a URL object; a Request or a string would do too.
+    const asked = new URL(input instanceof Request ? input.url : String(input), self.location.href).href;
+    return asked === url ? Promise.resolve(standIn) : fetch(input, init);
+  };
+  wasm.instantiateStreaming = async (source, imports) => {
+    const response = await source;
+    if (response !== standIn) return realStreaming.call(wasm, response, imports);
+    return { instance: await wasm.instantiate(module, imports), module };
+  };
+  try {
+    return await start();
+  } finally {
+    self.fetch = fetch;
+    wasm.instantiateStreaming = realStreaming;
+  }
+}
+
 async function boot(config) {
+  milestone("worker");
   stage("runtime", "Starting Python");
-  const blosc = registerBlosc(config.bloscModuleURL);
-  const { loadPyodide } = await import(config.pyodideIndexURL + "pyodide.mjs");
+  const [{ loadPyodide }, compiled] = await Promise.all([import(config.pyodideIndexURL + "pyodide.mjs"), runtime]);
+  milestone("module", { compiledOnPage: compiled !== null });
   // `packages` makes loadPyodide fetch these while the runtime itself is still starting.
-  const pyodide = await loadPyodide({
+  const pyodide = await withCompiledRuntime(compiled, config.pyodideIndexURL, () => loadPyodide({
     indexURL: config.pyodideIndexURL,
     packages: [...required(config, "stagePackages").boot, config.wheelURL],
-  });
-  milestone("runtime");
-  await blosc;
+  }));
+  milestone("runtime", { compiledOnPage: compiled !== null });
   const module = pyodide.pyimport("templatelib.worker_api");
   module.start(config.source);
   api = module;
@@ -111,7 +147,8 @@ async function later(config, name, previous) {
   });
   const errors = [];
   try {
-    await Promise.race([limit, pyodide.loadPackage(packages, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) })]);
+    await Promise.race([limit, Promise.all([registerBlosc(config.bloscModuleURL),
+      pyodide.loadPackage(packages, { messageCallback: () => {}, errorCallback: (m) => errors.push(m) })])]);
   } finally {
     clearTimeout(timer);
   }
@@ -185,6 +222,10 @@ self.onmessage = async (event) => {
   }
   if (msg.type === "catalogue") {
     catalogueArrived(msg);
+    return;
+  }
+  if (msg.type === "runtime") {
+    runtimeArrived(msg.module || null);
     return;
   }
   if (msg.type === "call") runCall(msg);

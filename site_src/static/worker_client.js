@@ -31,8 +31,8 @@ export function describeCall(method, args) {
 
 export class WorkerClient {
   /**
-   * options: url, init (the worker's init config), catalogue (() => Promise of the
-   * catalogue message), callTimeoutMs, loadTimeoutMs, bootMethods (methods that run during
+   * options: url, init (the worker's init config), runtime (() => Promise of Pyodide's
+   * compiled WebAssembly.Module, or null), catalogue (() => Promise of the catalogue message), callTimeoutMs, loadTimeoutMs, bootMethods (methods that run during
    * boot and are bounded elsewhere: not timed while the worker is not ready),
    * onMessage(msg) (stage/ready/fatal), onError(event), onRestart(message, stoppedCall),
    * onLoadStopped(message).
@@ -56,6 +56,8 @@ export class WorkerClient {
     worker.onmessage = (event) => { if (generation === this.generation) this.receive(event.data); };
     worker.onerror = (event) => { if (generation === this.generation) o.onError(event); };
     worker.postMessage({ type: "init", config: o.init });
+    // The runtime compiled once by the page (runtime_module.js), handed to every worker it starts.
+    o.runtime().then((module) => { if (generation === this.generation) worker.postMessage({ type: "runtime", module }); });
     // postMessage copies (structured clone): the page keeps its bytes for the next restart.
     o.catalogue().then((msg) => { if (generation === this.generation) worker.postMessage(msg); });
     clearTimeout(this.loadTimer);

@@ -22,7 +22,7 @@ import asyncio
 import json
 import urllib.parse
 from collections import OrderedDict
-from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from . import format as fmt
@@ -61,28 +61,21 @@ def key_url(source: str, key: str) -> str:
     return source + urllib.parse.quote(key, safe="/")
 
 
-@dataclass
-class DatasetHandle:
+class DatasetHandle(SimpleNamespace):
     """An opened dataset: its checked consolidated metadata and the facts views need.
 
     The probe geometry (``positions``) is read only by :meth:`LibraryReader.positions`, for
-    the template view: thumbnails need no probe and no zarr.
+    the template view: thumbnails need no probe and no zarr. (A namespace, not a dataclass:
+    importing ``dataclasses`` costs ~40 ms of the browser's boot.)
     """
 
-    key: str
-    metadata: dict
-    store: dict
-    sampling_frequency: float
-    nbefore: int
-    num_units: int
-    num_samples: int
-    num_channels: int
-    is_in_uv: bool
-    metadata_bytes: int
-    chunk_separator: str = "."
-    array_meta: dict | None = None
-    probe_keys: tuple = ()
-    positions: np.ndarray | None = None
+    def __init__(self, *, key: str, metadata: dict, store: dict, sampling_frequency: float, nbefore: int,
+                 num_units: int, num_samples: int, num_channels: int, is_in_uv: bool, metadata_bytes: int,
+                 chunk_separator: str = ".", array_meta: dict | None = None, probe_keys: tuple = ()):
+        super().__init__(key=key, metadata=metadata, store=store, sampling_frequency=sampling_frequency,
+                         nbefore=nbefore, num_units=num_units, num_samples=num_samples, num_channels=num_channels,
+                         is_in_uv=is_in_uv, metadata_bytes=metadata_bytes, chunk_separator=chunk_separator,
+                         array_meta=array_meta, probe_keys=probe_keys, positions=None)
 
 
 def _chunk_keys_1d(name: str, meta: dict) -> list[str]:

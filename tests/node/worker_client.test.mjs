@@ -32,6 +32,7 @@ function client(overrides = {}) {
     url: "worker.js",
     init: { source: "s" },
     catalogue: () => Promise.resolve({ type: "catalogue" }),
+    runtime: () => Promise.resolve("compiled runtime"),
     callTimeoutMs: 40,
     loadTimeoutMs: 10_000,
     bootMethods: new Set(facts.methodGroups.boot),
@@ -67,7 +68,7 @@ test("start sends init then the catalogue; a result resolves its call", async ()
   c.start();
   const w = events.workers[0];
   await sleep(0);
-  assert.deepEqual(w.posted.map((m) => m.type), ["init", "catalogue"]);
+  assert.deepEqual(w.posted.map((m) => m.type), ["init", "runtime", "catalogue"]);
   const answer = c.call("query", { expression: "" });
   w.say({ type: "started", id: w.lastCall().id });
   w.say({ type: "result", id: w.lastCall().id, ok: true, result: { count: 3 } });
@@ -129,7 +130,7 @@ test("a call too long stops the worker, rejects every pending call in words, and
   // The stopped worker's late messages are dropped: they neither resolve nor reach the page.
   const fresh = events.workers[1];
   await sleep(0);
-  assert.deepEqual(fresh.posted.map((m) => m.type), ["init", "catalogue"]);
+  assert.deepEqual(fresh.posted.map((m) => m.type), ["init", "runtime", "catalogue"]);
   const seen = events.messages.length;
   first.say({ type: "ready", info: { stale: true } });
   first.say({ type: "result", id: hungId, ok: true, result: "late" });
@@ -156,4 +157,29 @@ test("ready in time clears the boot's clock", async () => {
   await sleep(60);
   assert.equal(events.loadStopped.length, 0);
   c.stop();
+});
+
+test("every worker started, the restarted one too, is handed the page's compiled runtime", async () => {
+  const { c, events } = client();
+  c.start();
+  await sleep(0);
+  c.tooLong({ id: -1 });  // not pending: nothing happens
+  c.stop();
+  c.start();
+  await sleep(0);
+  assert.equal(events.workers.length, 2);
+  for (const worker of events.workers) {
+    assert.deepEqual(worker.posted.filter((m) => m.type === "runtime"), [{ type: "runtime", module: "compiled runtime" }]);
+  }
+});
+
+test("a stopped worker is not handed the runtime that arrives after it stopped", async () => {
+  let arrive;
+  const late = new Promise((resolve) => { arrive = resolve; });
+  const { c, events } = client({ runtime: () => late });
+  c.start();
+  c.stop();
+  arrive(null);
+  await sleep(0);
+  assert.deepEqual(events.workers[0].posted.filter((m) => m.type === "runtime"), []);
 });
