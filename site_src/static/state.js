@@ -54,6 +54,13 @@ handOver.promise = new Promise((resolve) => {
   handOver.resolve = () => { if (!handOver.done) { handOver.done = true; resolve(); } };
 });
 
+// The first waveforms are drawn (or the first paint is over without them): the page's compile of
+// Python's runtime waits for this, so its 10 MB never competes with the first paint (app.js).
+export const painted = { done: false };
+painted.promise = new Promise((resolve) => {
+  painted.resolve = () => { if (!painted.done) { painted.done = true; resolve(); } };
+});
+
 /** What the first paint fetched, filed for offline use once the service worker is there. */
 export const firstObjects = {};
 

@@ -1,7 +1,7 @@
 // The results' thumbnails: the page's one sparkline renderer, and where each row's waveform
 // comes from (a verified preview shard, else the page's Python reading the template chunks).
 // Every thumbnail is drawn here, named "Waveform <template_id>".
-import { call, run } from "./state.js";
+import { call, painted, run } from "./state.js";
 import { $, dataBusy, notePreviewProblem } from "./status.js";
 import { describeError } from "./words.js";
 
@@ -58,7 +58,10 @@ export function drawThumbnails(found) {
     slot.removeAttribute("aria-busy");
     drawn++;
   }
-  if (drawn && !performance.getEntriesByName("htl-first-waveform").length) performance.mark("htl-first-waveform");
+  if (drawn && !performance.getEntriesByName("htl-first-waveform").length) {
+    performance.mark("htl-first-waveform");
+    painted.resolve();
+  }
 }
 
 /** Previews Python computed from template chunks; a damaged dataset or an unusable row is
