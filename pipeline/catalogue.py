@@ -87,7 +87,7 @@ def dataset_metrics(group: zarr.Group, rows: pd.DataFrame, reusable: pd.DataFram
     reused = reused_metrics(rows, reusable)
     if reused is not None:
         return reused, True
-    from .template_metrics import template_metrics
+    from .template_metrics import template_metrics_with_reasons
 
     array = group["templates_array"]
     positions = np.column_stack([group[fmt.PROBE_GROUP]["x"][:], group[fmt.PROBE_GROUP]["y"][:]])
@@ -95,8 +95,10 @@ def dataset_metrics(group: zarr.Group, rows: pd.DataFrame, reusable: pd.DataFram
     frames = []
     for start in range(0, array.shape[0], READ_BLOCK_UNITS):
         stop = min(start + READ_BLOCK_UNITS, array.shape[0])
-        frames.append(template_metrics(array[start:stop], positions, float(group.attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
-                                       int(group.attrs[fmt.ATTR_NBEFORE]), best[start:stop], progress=False))
+        metrics, _ = template_metrics_with_reasons(array[start:stop], positions,
+                                                   float(group.attrs[fmt.ATTR_SAMPLING_FREQUENCY]),
+                                                   int(group.attrs[fmt.ATTR_NBEFORE]), best[start:stop], progress=False)
+        frames.append(metrics)
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(fmt.METRIC_COLUMNS))
     return metrics[list(fmt.METRIC_COLUMNS)].reset_index(drop=True), False
 

@@ -360,45 +360,6 @@ def template_metrics_with_reasons(
     return metrics, reasons
 
 
-def template_metrics(
-    templates: np.ndarray,
-    channel_locations: np.ndarray,
-    sampling_frequency: float,
-    nbefore: int,
-    best_channels: np.ndarray | None = None,
-    *,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """spikeinterface's template metrics for every template of a dataset.
-
-    Parameters
-    ----------
-    templates : np.ndarray
-        Dense templates, shape ``(num_units, num_samples, num_channels)``, in uV.
-    channel_locations : np.ndarray
-        Contact positions in um, shape ``(num_channels, 2)``.
-    sampling_frequency : float
-        Sampling frequency in Hz.
-    nbefore : int
-        Samples before the spike time (not used by the metrics themselves).
-    best_channels : np.ndarray, optional
-        Channel of each unit's single-channel metrics; default argmax of peak-to-peak.
-    progress : bool, default: True
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per template (index ``template_index``), columns :data:`METRIC_COLUMNS`
-        (spikeinterface's names), float64; NaN where a metric is undefined. The reasons are
-        available from :func:`template_metrics_with_reasons`.
-    """
-    metrics, _ = template_metrics_with_reasons(
-        templates, channel_locations, sampling_frequency, nbefore, best_channels, progress=progress
-    )
-    return metrics
-
-
 def nan_reason_counts(reasons: pd.DataFrame) -> pd.DataFrame:
     """How many templates each metric leaves undefined, per reason.
 

@@ -160,10 +160,26 @@ def start_data_server(root, cors=True) -> RunningServer:
     return RunningServer(make_server(root, "127.0.0.1", 0, cors=cors))
 
 
-@contextlib.contextmanager
-def serve_site_and_library(tmp_path_factory, library):
-    """A built site (:func:`serve_built_site`) and ``library`` served with CORS beside it:
-    ``(site, data)`` running servers for a browser test."""
-    with serve_built_site(tmp_path_factory, catalogue=f"{library.path}/templates.csv") as site, \
-            start_data_server(library.path) as data:
-        yield site, data
+# The browser test modules each define a module-scoped ``library`` fixture; these three read and
+# serve whichever library the requesting module defines (a module may still override any of them).
+
+@pytest.fixture(scope="module")
+def catalogue(library):
+    """The ``library``'s templates.csv as pandas reads it."""
+    import pandas as pd
+
+    return pd.read_csv(f"{library.path}/templates.csv")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, library):
+    """A built site (:func:`serve_built_site`) with ``library``'s catalogue, the page host."""
+    with serve_built_site(tmp_path_factory, catalogue=f"{library.path}/templates.csv") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def data(library):
+    """``library`` served with CORS on loopback, the page's ``?source=``."""
+    with start_data_server(library.path) as server:
+        yield server

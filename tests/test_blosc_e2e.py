@@ -14,7 +14,6 @@ import re
 import urllib.parse
 
 import numcodecs
-import pandas as pd
 import pytest
 import zarr
 
@@ -40,11 +39,6 @@ def library(tmp_path_factory):
 @pytest.fixture(scope="module")
 def folder(library, tmp_path_factory):
     return without_previews(library, tmp_path_factory.mktemp("blosc_nopreviews") / "lib")
-
-
-@pytest.fixture(scope="module")
-def catalogue(library):
-    return pd.read_csv(f"{library.path}/templates.csv")
 
 
 @pytest.fixture(scope="module")

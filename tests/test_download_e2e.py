@@ -3,16 +3,13 @@ the unmodified ``spikeinterface.core.Templates.from_zarr``."""
 
 from __future__ import annotations
 
-import re
-import urllib.parse
-
 import numpy as np
 import pandas as pd
 import pytest
 from spikeinterface.core import Templates
 
-from conftest import build_library, serve_site_and_library
-from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS
+from conftest import build_library
+from test_site_e2e import chromium, open_page, wait_ready
 from templatelib import format as fmt
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -26,14 +23,7 @@ def library(tmp_path_factory):
     return build_library(tmp_path_factory.mktemp("download") / "lib", datasets=3, units=3, seed=7, compressor="zlib")
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory, library):
-    with serve_site_and_library(tmp_path_factory, library) as both:
-        yield both
-
-
-def test_download_templates_saves_files_spikeinterface_opens(servers, library, tmp_path):
-    site, data = servers
+def test_download_templates_saves_files_spikeinterface_opens(site, data, library, tmp_path):
     catalogue = pd.read_csv(f"{library.path}/templates.csv", dtype={"template_id": str})
     ultra = catalogue[catalogue["probe"] != "Neuropixels 1.0"].iloc[1]
     np1 = catalogue[catalogue["probe"] == "Neuropixels 1.0"].iloc[2]
@@ -41,56 +31,46 @@ def test_download_templates_saves_files_spikeinterface_opens(servers, library, t
     # read before the test damages a chunk of the library
     own = {row["template_id"]: Templates.from_zarr(f"{library.path}/{fmt.dataset_key(row['dataset'])}")
            for row in (ultra, np1)}
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
-            query = urllib.parse.urlencode({"source": data.url + "/", "sel": ",".join(ids)})
-            page.goto(f"{site.url}/?{query}")
-            expect(page.get_by_role("status").filter(has_text=re.compile("^Ready$"))).to_be_visible(
-                timeout=BOOT_TIMEOUT)
-            basket = page.get_by_role("region", name="Selection")
-            expect(basket.locator("h3.basket-probe")).to_have_count(2, timeout=30_000)
-            downloads = []
-            page.on("download", lambda download: downloads.append(download))
-            # expect_download waits for the first file; the second follows it
-            with page.expect_download(timeout=60_000):
-                basket.get_by_role("button", name="Download templates").click()
-            page.wait_for_function("() => document.querySelectorAll('#download-files a').length === 2",
-                                   timeout=30_000)
-            page.wait_for_timeout(500)
-            assert len(downloads) == 2
-            saved = []
-            for download in downloads:
-                assert download.failure() is None
-                path = tmp_path / download.suggested_filename
-                download.save_as(path)
-                saved.append(path)
-            expect(basket.get_by_role("status", name="Download progress")).to_have_text(
-                "Downloaded 2 template(s) in 2 file(s).")
-            expect(basket.get_by_role("list", name="Downloaded files").get_by_role("link")).to_have_count(2)
-            expect(page.get_by_role("alert").filter(has_text="Download templates")).to_have_count(0)
-
-            # a damaged chunk: words in an alert, and no file at all (the good one is not saved either)
-            damaged = catalogue[catalogue["probe"] == "Neuropixels 1.0"].iloc[0]
-            chunk = f"{library.path}/{fmt.dataset_key(damaged['dataset'])}/templates_array/" \
-                    f"{int(damaged['template_index'])}.0.0"
-            with open(chunk, "r+b") as handle:
-                handle.truncate(40)
-            query = urllib.parse.urlencode({"source": data.url + "/", "sel": f"{np1['template_id']},{damaged['template_id']}"})
-            page.goto(f"{site.url}/?{query}")
-            expect(page.get_by_role("status").filter(has_text=re.compile("^Ready$"))).to_be_visible(
-                timeout=BOOT_TIMEOUT)
-            before = len(downloads)
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+        wait_ready(open_page(page, site, data, sel=",".join(ids)))
+        basket = page.get_by_role("region", name="Selection")
+        expect(basket.locator("h3.basket-probe")).to_have_count(2, timeout=30_000)
+        downloads = []
+        page.on("download", lambda download: downloads.append(download))
+        # expect_download waits for the first file; the second follows it
+        with page.expect_download(timeout=60_000):
             basket.get_by_role("button", name="Download templates").click()
-            alert = page.get_by_role("alert").filter(has_text="Download templates:")
-            expect(alert).to_contain_text("templates_array", timeout=30_000)
-            expect(alert).to_contain_text("No file was saved.")
-            expect(basket.get_by_role("list", name="Downloaded files").get_by_role("link")).to_have_count(0)
-            page.wait_for_timeout(500)
-            assert len(downloads) == before
-        finally:
-            browser.close()
+        page.wait_for_function("() => document.querySelectorAll('#download-files a').length === 2",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        assert len(downloads) == 2
+        saved = []
+        for download in downloads:
+            assert download.failure() is None
+            path = tmp_path / download.suggested_filename
+            download.save_as(path)
+            saved.append(path)
+        expect(basket.get_by_role("status", name="Download progress")).to_have_text(
+            "Downloaded 2 template(s) in 2 file(s).")
+        expect(basket.get_by_role("list", name="Downloaded files").get_by_role("link")).to_have_count(2)
+        expect(page.get_by_role("alert").filter(has_text="Download templates")).to_have_count(0)
+
+        # a damaged chunk: words in an alert, and no file at all (the good one is not saved either)
+        damaged = catalogue[catalogue["probe"] == "Neuropixels 1.0"].iloc[0]
+        chunk = f"{library.path}/{fmt.dataset_key(damaged['dataset'])}/templates_array/" \
+                f"{int(damaged['template_index'])}.0.0"
+        with open(chunk, "r+b") as handle:
+            handle.truncate(40)
+        wait_ready(open_page(page, site, data, sel=f"{np1['template_id']},{damaged['template_id']}"))
+        before = len(downloads)
+        basket.get_by_role("button", name="Download templates").click()
+        alert = page.get_by_role("alert").filter(has_text="Download templates:")
+        expect(alert).to_contain_text("templates_array", timeout=30_000)
+        expect(alert).to_contain_text("No file was saved.")
+        expect(basket.get_by_role("list", name="Downloaded files").get_by_role("link")).to_have_count(0)
+        page.wait_for_timeout(500)
+        assert len(downloads) == before
     assert sorted(p.name for p in saved) == ["hybrid_templates_0_Neuropixels-Ultra.zarr.zip",
                                              "hybrid_templates_1_Neuropixels-1-0.zarr.zip"]
     for path, row in zip(sorted(saved), (ultra, np1)):

@@ -14,14 +14,12 @@ import re
 import urllib.parse
 
 import numpy as np
-import pandas as pd
 import pytest
 import zarr
 
-from conftest import serve_built_site, start_data_server
 from templatelib import format as fmt
 from templatelib.own_waveform import MAX_BYTES
-from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, count_status, wait_ready
+from test_site_e2e import BOOT_TIMEOUT, chromium, count_status, new_page, open_page, wait_ready
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -43,38 +41,19 @@ for (const [owner, names] of [[Blob.prototype, ["arrayBuffer", "text", "stream",
 
 
 @pytest.fixture(scope="module")
-def catalogue(small_library):
-    return pd.read_csv(f"{small_library.path}/templates.csv")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, small_library):
-    with serve_built_site(tmp_path_factory, catalogue=f"{small_library.path}/templates.csv") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def data(small_library):
-    with start_data_server(small_library.path) as server:
-        yield server
+def library(small_library):
+    """The conftest's catalogue, site and data fixtures serve this library."""
+    return small_library
 
 
 @pytest.fixture(scope="module")
 def page():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1100})
-        context.add_init_script(COUNT_READS)
-        page = context.new_page()
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield new_page(browser, 1400, 1100, init_script=COUNT_READS)
 
 
 def open_ready(page, site, data, **params):
-    query = urllib.parse.urlencode({"source": data.url + "/", **params})
-    page.goto(f"{site.url}/?{query}")
+    open_page(page, site, data, **params)
     wait_ready(page)
     return page
 

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import RecordingServer as Recorder
 from templatelib import format as fmt
-from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures: a 30-row zlib library)
+from test_page_start_e2e import library  # noqa: F401 (fixtures: a 30-row zlib library)
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, site_dir  # noqa: F401 (fixtures)
 
 playwright_api = pytest.importorskip("playwright.sync_api")

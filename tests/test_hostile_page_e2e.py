@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from conftest import RecordingServer, serve_built_site
-from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures: a 32-row zlib library)
+from test_page_start_e2e import library  # noqa: F401 (fixtures: a 32-row zlib library)
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import RecordingServer
 from test_hostile_page_e2e import HOLD, site, stopped_alert, url_for  # noqa: F401 (fixtures)
-from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures: a 30-row zlib library)
+from test_page_start_e2e import library  # noqa: F401 (fixtures: a 30-row zlib library)
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
 playwright_api = pytest.importorskip("playwright.sync_api")

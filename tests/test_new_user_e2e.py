@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-import pandas as pd
 import pytest
 
-from conftest import build_library, serve_built_site, start_data_server
-from test_site_e2e import BOOT_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, count_status, open_page, wait_ready
+from conftest import build_library
+from test_site_e2e import BOOT_TIMEOUT, chromium, count_status, new_page, open_page, wait_ready
 from templatelib import units
 from templatelib.empty_result import explain_empty
 from templatelib.catalogue import read_catalogue_csv
@@ -38,34 +37,12 @@ def library(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def catalogue(library):
-    return pd.read_csv(f"{library.path}/templates.csv")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, library):
-    with serve_built_site(tmp_path_factory, catalogue=f"{library.path}/templates.csv") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def data(library):
-    with start_data_server(library.path) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def page(site, data):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    with chromium() as browser:
+        page = new_page(browser, 1280, 900)
         open_page(page, site, data)
         wait_ready(page)
         yield page
-        browser.close()
 
 
 def clipped_headers(page) -> list[str]:

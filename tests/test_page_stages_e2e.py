@@ -15,8 +15,8 @@ import urllib.parse
 import pytest
 
 from conftest import RecordingServer as Recorder
-from test_page_start_e2e import catalogue, library  # noqa: F401 (fixtures)
-from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, site_dir  # noqa: F401 (fixtures)
+from test_page_start_e2e import library  # noqa: F401 (fixtures)
+from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, run_query, site_dir, sort_by_amplitude  # noqa: F401 (fixtures)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -36,14 +36,8 @@ def test_queries_answer_before_pandas_and_deferred_actions_then_work(page, site_
         open_held(page, site, data)
         expect(count_status(page)).to_have_text(f"{len(catalogue)} templates")
         # A query and a sort answer while pandas is still held back.
-        expression = "amplitude_uv > 80 and brain_area != 'CA1'"
-        page.get_by_label("Query").fill(expression)
-        page.get_by_label("Query").press("Enter")
-        expected = catalogue.query(expression, engine="python")
-        expect(count_status(page)).to_have_text(f"{len(expected)} templates")
-        page.get_by_role("button", name="Amplitude (µV)").click()
-        first = expected.sort_values("amplitude_uv", kind="stable")["template_id"].iloc[0]
-        expect(page.locator("#rows tr").first).to_have_attribute("data-id", first)
+        expected = run_query(page, catalogue, "amplitude_uv > 80 and brain_area != 'CA1'")
+        first = sort_by_amplitude(page, expected)["template_id"].iloc[0]
         assert not any(PANDAS_WHEEL in p for p in site.paths), "pandas was installed before the query answered"
 
         # Deferred actions, started now. The view needs only zarr, which comes first: it opens
@@ -81,15 +75,8 @@ def test_queries_answer_before_numpy_and_arithmetic_then_waits_for_it(page, site
         open_held(page, site, data)
         expect(count_status(page)).to_have_text(f"{len(catalogue)} templates")
         # A query, a sort and a page turn answer with no numpy in the worker.
-        expression = "amplitude_uv > 80 and brain_area.str.startswith('C')"
-        page.get_by_label("Query").fill(expression)
-        page.get_by_label("Query").press("Enter")
-        expected = catalogue.query(expression, engine="python")
-        expect(count_status(page)).to_have_text(f"{len(expected)} templates")
-        page.get_by_role("button", name="Amplitude (µV)").click()
-        page.get_by_role("button", name="Amplitude (µV)").click()  # descending
-        first = expected.sort_values("amplitude_uv", ascending=False, kind="stable")["template_id"].iloc[0]
-        expect(page.locator("#rows tr").first).to_have_attribute("data-id", first)
+        expected = run_query(page, catalogue, "amplitude_uv > 80 and brain_area.str.startswith('C')")
+        sort_by_amplitude(page, expected, descending=True)
         assert not any(NUMPY_WHEEL in p for p in site.paths), "numpy was installed before the query answered"
         # Arithmetic on a column waits for numpy, visibly, and is answered once it is there.
         arithmetic = "amplitude_uv * 2 > 300"

@@ -14,7 +14,6 @@ import shutil
 import urllib.parse
 
 import numpy as np
-import pandas as pd
 import pytest
 import zarr
 
@@ -33,11 +32,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     return build_library(tmp_path_factory.mktemp("start") / "lib", datasets=3, units=10, seed=5, compressor="zlib")
-
-
-@pytest.fixture(scope="module")
-def catalogue(library):
-    return pd.read_csv(f"{library.path}/templates.csv")
 
 
 def url_for(site, data, **params):

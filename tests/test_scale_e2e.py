@@ -18,7 +18,7 @@ import pytest
 from conftest import RecordingServer as Recorder
 from templatelib import format as fmt
 from test_page_start_e2e import library  # noqa: F401 (fixture: a 30-row zlib library)
-from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, site_dir  # noqa: F401 (fixtures)
+from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page, run_query, site_dir, sort_by_amplitude  # noqa: F401 (fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 from grow_library import grow_library  # noqa: E402
@@ -58,15 +58,9 @@ def test_first_paint_query_sort_and_paging_at_scale(page, site_dir, grown, grown
         # Python read the compact catalogue; the csv was read only as far as the first page.
         assert data.count(fmt.COMPACT_CATALOGUE_FILE) == 1 and data.count(fmt.CATALOGUE_FILE) == 1
 
-        expression = "amplitude_uv > 100 and brain_area != 'CA1'"
-        page.get_by_label("Query").fill(expression)
-        page.get_by_label("Query").press("Enter")
-        matching = grown_rows.query(expression, engine="python")
-        expect(count_status(page)).to_have_text(f"{len(matching)} templates")
+        matching = run_query(page, grown_rows, "amplitude_uv > 100 and brain_area != 'CA1'")
 
-        page.get_by_role("button", name="Amplitude (µV)").click()
-        ordered = matching.sort_values("amplitude_uv", kind="stable")["template_id"].tolist()
-        expect(page.locator("#rows tr").first).to_have_attribute("data-id", ordered[0])
+        ordered = sort_by_amplitude(page, matching)["template_id"].tolist()
 
         before = set(shard_requests(data))
         page.get_by_role("button", name="Next page").click()

@@ -8,6 +8,7 @@ users find them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 import zarr
 
-from conftest import RunningServer, build_library, start_data_server
+from conftest import RunningServer, build_library
 from generator.build import build_site
 from generator.data_server import make_server
 from pipeline.catalogue import consolidate
@@ -55,11 +56,6 @@ def library(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
-def catalogue(library):
-    return pd.read_csv(f"{library.path}/templates.csv")
-
-
-@pytest.fixture(scope="module")
 def site_dir(tmp_path_factory, library):
     return build_site(tmp_path_factory.mktemp("site") / "_site", pyodide="local", docs=True,
                       catalogue=f"{library.path}/templates.csv")
@@ -71,28 +67,40 @@ def site(site_dir):
         yield server
 
 
-@pytest.fixture(scope="module")
-def data(library):
-    with start_data_server(library.path) as server:
-        yield server
+@contextlib.contextmanager
+def chromium():
+    """Debian's headless Chromium, offline but for loopback (:data:`CHROMIUM_ARGS`), closed on exit."""
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def new_page(browser, width=1400, height=1000, init_script=None):
+    """A page in a new context of ``browser``; ``page.dialogs`` lists the message of every dialog
+    the page opens (each dismissed), so a test can assert that none opened."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    return page
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def open_page(page, site, data, **params):
@@ -107,6 +115,28 @@ def count_status(page):
 
 def wait_ready(page):
     expect(page.get_by_role("status").filter(has_text=re.compile("^Ready$"))).to_be_visible(timeout=BOOT_TIMEOUT)
+
+
+def run_query(page, catalogue, expression):
+    """Submit ``expression`` in the Query box and wait for the count pandas gives for it on
+    ``catalogue``; return those matching rows."""
+    page.get_by_label("Query").fill(expression)
+    page.get_by_label("Query").press("Enter")
+    expected = catalogue.query(expression, engine="python")
+    expect(count_status(page)).to_have_text(f"{len(expected)} templates")
+    return expected
+
+
+def sort_by_amplitude(page, rows, descending=False):
+    """Sort the table by its Amplitude header (clicked twice for descending) and wait for the
+    row pandas puts first; return ``rows`` in that (stable) order."""
+    header = page.get_by_role("button", name="Amplitude (µV)")
+    header.click()
+    if descending:
+        header.click()
+    ordered = rows.sort_values("amplitude_uv", ascending=not descending, kind="stable")
+    expect(page.locator("#rows tr").first).to_have_attribute("data-id", ordered["template_id"].iloc[0])
+    return ordered
 
 
 def test_catalogue_count_query_thumbnails_and_view(page, site, data, catalogue):

@@ -21,7 +21,6 @@ from pipeline.template_metrics import (
     NAN_REASONS,
     SINGLE_CHANNEL_COLUMNS,
     nan_reason_counts,
-    template_metrics,
     template_metrics_with_reasons,
 )
 
@@ -83,7 +82,7 @@ def test_matches_spikeinterface_analyzer(kind):
     for column in ("peak_to_trough_duration", "trough_half_width", "repolarization_slope", "spread"):
         assert ours[column].notna().all(), column
     # default best channel = argmax of peak-to-peak, the library's best_channel_index
-    default = template_metrics(array, templates.probe.contact_positions, FS, NBEFORE, progress=False)
+    default = template_metrics_with_reasons(array, templates.probe.contact_positions, FS, NBEFORE, progress=False)[0]
     pd.testing.assert_frame_equal(default, ours)
 
 
@@ -108,7 +107,7 @@ def _np1_case(num_units=2, seed=5):
 @pytest.mark.timeout(120)
 def test_flat_and_nan_templates_give_nan_rows_only():
     array, probe = _np1_case(3)
-    good = template_metrics(array, probe.contact_positions, FS, NBEFORE, progress=False)
+    good = template_metrics_with_reasons(array, probe.contact_positions, FS, NBEFORE, progress=False)[0]
     array[1] = 0.0  # flat
     array[2, 100:110, :] = np.nan  # NaN samples on every channel
     with warnings.catch_warnings():
@@ -169,19 +168,19 @@ def test_single_channel_neighbourhood():
     assert metrics[list(MULTI_CHANNEL_COLUMNS)].isna().all().all()
     assert set(reasons[list(MULTI_CHANNEL_COLUMNS)].to_numpy().ravel()) == {"single_channel"}
     # single-channel metrics equal those on the full probe
-    full = template_metrics(array, probe.contact_positions, FS, NBEFORE, best, progress=False)
+    full = template_metrics_with_reasons(array, probe.contact_positions, FS, NBEFORE, best, progress=False)[0]
     pd.testing.assert_frame_equal(metrics[list(SINGLE_CHANNEL_COLUMNS)], full[list(SINGLE_CHANNEL_COLUMNS)])
 
 
 @pytest.mark.timeout(60)
 def test_empty_and_bad_shapes():
     locations = make_probe("np1").contact_positions
-    metrics = template_metrics(np.zeros((0, 240, 384), "float32"), locations, FS, NBEFORE, progress=False)
+    metrics = template_metrics_with_reasons(np.zeros((0, 240, 384), "float32"), locations, FS, NBEFORE, progress=False)[0]
     assert list(metrics.columns) == list(METRIC_COLUMNS) and len(metrics) == 0
     with pytest.raises(ValueError):
-        template_metrics(np.zeros((240, 384), "float32"), locations, FS, NBEFORE)
+        template_metrics_with_reasons(np.zeros((240, 384), "float32"), locations, FS, NBEFORE)
     with pytest.raises(ValueError):
-        template_metrics(np.zeros((1, 240, 384), "float32"), locations[:10], FS, NBEFORE)
+        template_metrics_with_reasons(np.zeros((1, 240, 384), "float32"), locations[:10], FS, NBEFORE)
 
 
 @pytest.mark.timeout(120)

@@ -59,3 +59,46 @@ def add_compressor(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--compressor", choices=COMPRESSORS, default="blosc",
                         help="blosc (lz4, like the live bucket) or zlib (readable by the offline browser bundle)")
+
+
+def add_scale_out(parser: argparse.ArgumentParser, runs: str, reads: str, default: str) -> None:
+    """``--scheduler URL`` and ``--workers N``: where a command's work runs on Dask.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    runs : str
+        What the command does there, e.g. ``"run the sessions"``.
+    reads : str
+        What the cluster's workers must read, e.g. ``"ROOT"``.
+    default : str
+        Where the work runs without either option (the end of ``--workers``'s help).
+    """
+    parser.add_argument("--scheduler", metavar="URL",
+                        help=f"{runs} on the existing Dask cluster at tcp://HOST:PORT (its workers must read "
+                             f"{reads} and import this package)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help=f"{runs} on a local Dask cluster of N single-threaded worker processes on 127.0.0.1 "
+                             f"({default})")
+
+
+def scaled_out(args) -> bool:
+    """Whether the work goes to Dask: a scheduler or a worker count is given."""
+    return args.scheduler is not None or args.workers is not None
+
+
+def check_scale_out(args) -> str | None:
+    """What is wrong with ``--scheduler``/``--workers`` (:func:`add_scale_out`), or None."""
+    from ..scale_out import SchedulerError, check_scheduler_address
+
+    if args.scheduler is not None and args.workers is not None:
+        return "--workers sizes the local cluster; it cannot be combined with --scheduler"
+    if args.workers is not None and args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    if args.scheduler is not None:
+        try:
+            check_scheduler_address(args.scheduler)
+        except SchedulerError as error:
+            return str(error)
+    return None

@@ -9,7 +9,8 @@ import argparse
 
 from templatelib import format as fmt
 
-from .common import EXIT_BAD_ROOT, EXIT_FAILED, add_bucket, add_compressor, existing_root, missing_root
+from .common import EXIT_BAD_ROOT, EXIT_FAILED, add_bucket, add_compressor, add_scale_out, check_scale_out
+from .common import existing_root, missing_root, scaled_out
 from .common import error as _error
 from ..storage import LibraryStorage
 
@@ -41,20 +42,14 @@ def _cmd_consolidate(args) -> int:
     storage = existing_root(args.root)
     if storage is None:
         return missing_root(args.root)
-    if args.scheduler is not None and args.workers is not None:
-        return _error("--workers sizes the local cluster; it cannot be combined with --scheduler")
-    if args.workers is not None and args.workers < 1:
-        return _error(f"--workers must be at least 1, got {args.workers}")
+    problem = check_scale_out(args)
+    if problem:
+        return _error(problem)
     dask, scheduler_errors = None, ()
-    if args.scheduler is not None or args.workers is not None:
+    if scaled_out(args):
         from ..consolidate_dask import DaskOptions
-        from ..scale_out import SchedulerError, check_scheduler_address
+        from ..scale_out import SchedulerError
 
-        if args.scheduler is not None:
-            try:
-                check_scheduler_address(args.scheduler)
-            except SchedulerError as error:
-                return _error(str(error))
         dask, scheduler_errors = DaskOptions(scheduler=args.scheduler, workers=args.workers or 2), (SchedulerError,)
     damaged: dict = {}
     try:
@@ -125,12 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("consolidate", help="write templates.csv and library.json for every complete dataset")
     p.add_argument("root", metavar="ROOT")
     add_bucket(p)
-    p.add_argument("--scheduler", metavar="URL",
-                   help="compute the changed datasets' shape metrics and previews on the existing Dask cluster at "
-                        "tcp://HOST:PORT (its workers must read ROOT and import this package)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="compute them on a local Dask cluster of N single-threaded worker processes on 127.0.0.1 "
-                        "(default: in this process)")
+    add_scale_out(p, "compute the changed datasets' shape metrics and previews", "ROOT", "default: in this process")
     p.set_defaults(func=_cmd_consolidate)
 
     p = sub.add_parser("pack", help="rewrite catalogue.htlc (the compact catalogue) from templates.csv alone "

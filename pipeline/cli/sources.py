@@ -15,7 +15,7 @@ from pathlib import Path
 
 from templatelib import format as fmt
 
-from .common import add_bucket, add_compressor
+from .common import add_bucket, add_compressor, add_scale_out, check_scale_out, scaled_out
 from .common import error as _error
 from ..storage import LibraryStorage
 
@@ -46,29 +46,11 @@ def _nwb_options(args) -> dict:
         "write_options": _write_options(args),
     }
 
+# The nwb and ibl commands' --scheduler/--workers (pipeline.cli.common.add_scale_out).
+SESSIONS_ON_DASK = ("run the sessions", "the inputs and ROOT", "default with several files: 2")
+
 
 # --------------------------------------------------------------------------- nwb
-
-
-def _scaled_out(args) -> bool:
-    """Sessions go to Dask when a scheduler or a worker count is given."""
-    return args.scheduler is not None or args.workers is not None
-
-
-def _check_scale_out(args) -> str | None:
-    """What is wrong with ``--scheduler``/``--workers``, or None."""
-    from ..scale_out import SchedulerError, check_scheduler_address
-
-    if args.scheduler is not None and args.workers is not None:
-        return "--workers sizes the local cluster; it cannot be combined with --scheduler"
-    if args.workers is not None and args.workers < 1:
-        return f"--workers must be at least 1, got {args.workers}"
-    if args.scheduler is not None:
-        try:
-            check_scheduler_address(args.scheduler)
-        except SchedulerError as error:
-            return str(error)
-    return None
 
 
 def _absolute(path_or_url: str) -> str:
@@ -88,7 +70,7 @@ def _finish(summaries: list[dict], root: str, bucket: str) -> int:
 
 
 def _cmd_nwb(args) -> int:
-    if len(args.path_or_url) > 1 or _scaled_out(args):
+    if len(args.path_or_url) > 1 or scaled_out(args):
         return _cmd_nwb_many(args)
     from ..sources.nwb import SourceError, nwb_to_dataset
 
@@ -111,7 +93,7 @@ def _cmd_nwb_many(args) -> int:
     from ..scale_out import NwbSessionOptions, SchedulerError, clashing_stems, run_nwb_session, run_on_dask
 
     paths = [_absolute(p) for p in args.path_or_url]
-    problem = _check_scale_out(args)
+    problem = check_scale_out(args)
     if problem:
         return _error(problem)
     if args.name and len(paths) > 1:
@@ -162,7 +144,7 @@ def _cmd_ibl(args) -> int:
     from ..sources.dandi_ibl import IblOptions, list_ecephys_assets, run_dandiset, run_session
     from ..sources.nwb import SourceError
 
-    problem = _check_scale_out(args)
+    problem = check_scale_out(args)
     if problem:
         return _error(problem)
     try:
@@ -172,7 +154,7 @@ def _cmd_ibl(args) -> int:
         return _error(str(error))
     print(f"dandiset {args.dandiset}: {len(assets)} ecephys NWB assets")
     nwb = _nwb_options(args)
-    scaled = _scaled_out(args)
+    scaled = scaled_out(args)
     options = IblOptions(
         dandiset_id=args.dandiset, minutes=args.minutes, min_spikes=args.min_spikes, unit_filter=args.unit_filter,
         insertions=insertions, overwrite=args.overwrite, progress=not args.quiet and not scaled, nwb=nwb,
@@ -241,15 +223,6 @@ def _add_recipe(parser: argparse.ArgumentParser, unit_filter: str | None) -> Non
                         help="copy the window's raw samples to DIR first (one sequential read of a streamed file)")
 
 
-def _add_scale_out(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scheduler", metavar="URL",
-                        help="run the sessions on the existing Dask cluster at tcp://HOST:PORT (its workers must "
-                             "read the inputs and ROOT and import this package)")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="run the sessions on a local Dask cluster of N single-threaded worker processes "
-                             "on 127.0.0.1 (default with several files: 2)")
-
-
 def add_commands(subparsers) -> None:
     """Add the ``nwb``, ``ibl`` and ``npultra`` commands to ``subparsers``.
 
@@ -267,7 +240,7 @@ def add_commands(subparsers) -> None:
                    help="one or more NWB files; several run as parallel sessions on Dask")
     _add_common(p)
     _add_recipe(p, unit_filter=None)
-    _add_scale_out(p)
+    add_scale_out(p, *SESSIONS_ON_DASK)
     p.add_argument("--name", help="dataset name (default: <file stem>_<series name>; one file only)")
     p.add_argument("--series", help="ElectricalSeries name or path, when the file has several raw ones")
     p.set_defaults(func=_cmd_nwb)
@@ -281,7 +254,7 @@ def add_commands(subparsers) -> None:
                    help="file mapping {asset_path: {series_name: probe_insertion_id}} for dataset names")
     _add_common(p)
     _add_recipe(p, unit_filter=IBL_UNIT_FILTER)
-    _add_scale_out(p)
+    add_scale_out(p, *SESSIONS_ON_DASK)
     p.set_defaults(func=_cmd_ibl)
 
     p = subparsers.add_parser("npultra", help="Steinmetz & Ye 2022 NP-Ultra templates (figshare 19493588 v2) -> "

@@ -25,11 +25,9 @@ import gzip
 import hashlib
 import io
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +38,7 @@ from templatelib import format as fmt
 from templatelib.catalogue import read_catalogue_csv
 from templatelib.column_table import ColumnTable, TextColumn
 from templatelib.compact_catalogue import read_compact, table_difference, write_compact
+from timing import median_seconds
 
 MEASURED = ("depth_along_probe", "amplitude_uv", "noise_level_uv", "signal_to_noise_ratio") + fmt.METRIC_COLUMNS
 
@@ -54,15 +53,6 @@ def grown_frame(csv_path: Path, rows: int, seed: int = 0) -> pd.DataFrame:
         if column in frame and frame[column].dtype.kind == "f" and not column.startswith("num_"):
             frame[column] = frame[column] * rng.lognormal(0, 0.3, rows)
     return frame
-
-
-def median_seconds(function, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def npz_bytes(table: ColumnTable, compressed: bool) -> bytes:

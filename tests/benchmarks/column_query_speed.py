@@ -17,8 +17,6 @@ both backends, and reading the compact catalogue (no numpy needed) and the switc
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numpy as np
@@ -29,6 +27,7 @@ from templatelib.column_arrays import NeedsNumpy
 from templatelib.column_query import evaluate
 from templatelib.column_table import INTEGER_COLUMNS, ColumnTable, TextColumn
 from templatelib.safe_query import run_query
+from timing import median_seconds
 
 QUERIES = [
     "probe == 'Neuropixels 1.0' and brain_area == 'CA1' and amplitude_uv >= 80 and spikes_per_unit >= 100",
@@ -68,12 +67,7 @@ def catalogue(rows: int, seed: int = 0) -> ColumnTable:
 
 
 def median_ms(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    return median_seconds(function, repeats) * 1000
 
 
 def main() -> None:

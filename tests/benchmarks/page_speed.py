@@ -46,13 +46,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import build_library  # noqa: E402
 from test_site_e2e import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from generator.build import build_site  # noqa: E402
 from generator.data_server import make_server  # noqa: E402
 from generator.site_server import make_site_server  # noqa: E402
-from pipeline.catalogue import consolidate  # noqa: E402
-from pipeline.sources.synthetic import write_synthetic_library  # noqa: E402
 from pipeline.storage import LibraryStorage  # noqa: E402
 from templatelib import format as fmt  # noqa: E402
 
@@ -197,10 +196,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        storage = LibraryStorage(str(tmp / "lib"))
-        storage.make_root()
-        write_synthetic_library(storage, 8, 50, compressor="zlib")
-        consolidate(storage)
+        storage = build_library(tmp / "lib", datasets=8, units=50, compressor="zlib")
         site_dir = build_measured_site(tmp / "site")
         data = Server(storage.path, site=False)
         sites = {serving: Server(site_dir, gzip=serving == "gzip") for serving in args.serving}

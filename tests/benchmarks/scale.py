@@ -35,12 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import build_library  # noqa: E402
 from grow_library import grow_library  # noqa: E402
 from page_speed import CHROMIUM, CHROMIUM_ARGS, MARKS_JS, Server, build_measured_site, wait_mark  # noqa: E402
 
-from pipeline.catalogue import consolidate  # noqa: E402
-from pipeline.sources.synthetic import write_synthetic_library  # noqa: E402
-from pipeline.storage import LibraryStorage  # noqa: E402
 from templatelib import format as fmt  # noqa: E402
 
 #: What the csv weighed per row before it was written with the precision it carries.
@@ -100,10 +98,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base = LibraryStorage(str(tmp / "lib-400"))
-        base.make_root()
-        write_synthetic_library(base, 8, 50, compressor="zlib")
-        consolidate(base)
+        base = build_library(tmp / "lib-400", datasets=8, units=50, compressor="zlib")
         roots = {}
         for rows in args.rows:
             if rows == 400:

@@ -9,11 +9,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-// Pyodide in Node falls back to the CDN for a package missing from the bundle; refusing every
-// fetch turns that silent download into a failure, so a pass proves the bundle is self-sufficient.
-globalThis.fetch = async (resource) => {
-  throw new Error(`network access attempted during offline boot: ${resource}`);
-};
+import { bootOffline, mountHost, runMain } from "./pyodide_boot.mjs";
 
 const PYTHON = `
 import hashlib, json, time, zlib
@@ -72,18 +68,16 @@ json.dumps(out)
 
 async function main() {
   const indexURL = path.resolve(process.argv[2]) + path.sep;
-  const { loadPyodide } = await import(pathToFileURL(path.join(indexURL, "pyodide.mjs")).href);
   const messages = [];
   const t0 = performance.now();
-  const pyodide = await loadPyodide({ indexURL, stdout: (line) => messages.push(line) });
+  const pyodide = await bootOffline(indexURL, { stdout: (line) => messages.push(line) });
   const booted = performance.now();
   await pyodide.loadPackage(["numpy", "zarr"], {
     messageCallback: (line) => messages.push(line),
     errorCallback: (line) => messages.push(`error: ${line}`),
   });
   const loaded = performance.now();
-  pyodide.FS.mkdirTree("/host");
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.resolve(process.argv[3]) }, "/host");
+  mountHost(pyodide, process.argv[3], "/host");
   const result = JSON.parse(await pyodide.runPythonAsync(PYTHON));
   // What the page's worker does before Python reads data.
   const registerStarted = performance.now();
@@ -98,7 +92,4 @@ async function main() {
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main);

@@ -6,12 +6,7 @@
 // Usage: node tests/node/find_by_example.mjs <bundle-dir> <site_src-dir> <data-dir>
 // <data-dir> holds case.npz (templates, positions) and waveform.npy.
 
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-
-globalThis.fetch = async (resource) => {
-  throw new Error(`network access attempted during offline boot: ${resource}`);
-};
+import { printPythonResult } from "./pyodide_boot.mjs";
 
 const PYTHON = `
 import json, sys, time
@@ -32,20 +27,4 @@ json.dumps({"numpy": np.__version__, "samples": samples.tolist(), "units": units
             "own_steps": own["preview"]["steps"], "preview_ms": preview_ms})
 `;
 
-async function main() {
-  const [bundle, src, data] = process.argv.slice(2).map((p) => path.resolve(p));
-  const indexURL = bundle + path.sep;
-  const { loadPyodide } = await import(pathToFileURL(path.join(indexURL, "pyodide.mjs")).href);
-  const pyodide = await loadPyodide({ indexURL });
-  await pyodide.loadPackage(["numpy"], { messageCallback: () => {} });
-  for (const [dir, mount] of [[src, "/src"], [data, "/data"]]) {
-    pyodide.FS.mkdirTree(mount);
-    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: dir }, mount);
-  }
-  console.log(`RESULT ${await pyodide.runPythonAsync(PYTHON)}`);
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+printPythonResult(["numpy"], PYTHON);

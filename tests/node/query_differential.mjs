@@ -7,13 +7,7 @@
 // Usage: node tests/node/query_differential.mjs <bundle-dir> <site_src-dir> <data-dir>
 // <data-dir> holds table.npz (numbers as float64/int64, text as unicode arrays) and queries.json.
 
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-
-// Offline: a package missing from the bundle fails instead of downloading.
-globalThis.fetch = async (resource) => {
-  throw new Error(`network access attempted during offline boot: ${resource}`);
-};
+import { printPythonResult } from "./pyodide_boot.mjs";
 
 const PYTHON = `
 import json, sys, warnings
@@ -67,20 +61,4 @@ for query in json.load(open("/data/queries.json")):
 json.dumps(out)
 `;
 
-async function main() {
-  const [bundle, src, data] = process.argv.slice(2).map((p) => path.resolve(p));
-  const indexURL = bundle + path.sep;
-  const { loadPyodide } = await import(pathToFileURL(path.join(indexURL, "pyodide.mjs")).href);
-  const pyodide = await loadPyodide({ indexURL });
-  await pyodide.loadPackage(["numpy", "pandas"], { messageCallback: () => {} });
-  for (const [dir, mount] of [[src, "/src"], [data, "/data"]]) {
-    pyodide.FS.mkdirTree(mount);
-    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: dir }, mount);
-  }
-  console.log(`RESULT ${await pyodide.runPythonAsync(PYTHON)}`);
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+printPythonResult(["numpy", "pandas"], PYTHON);
