@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from templatelib import format as fmt
-from templatelib.page_contract import QUICK_FILTERS, RESULT_COLUMNS, page_facts
+from templatelib.page_contract import CALL_TIMEOUT_MS, LOAD_TIMEOUT_MS, QUICK_FILTERS, RESULT_COLUMNS, page_facts
 from templatelib.worker_api import page_packages
 
 from .overview import build_overview, inert
@@ -50,14 +50,6 @@ _RELATIVE_IMPORT = re.compile(r'(\bfrom\s+"\./)([A-Za-z0-9_]+\.js)(")')
 #: Pyodide packages the page loads, by stage (templatelib/worker_api.py declares them):
 #: ``--pyodide local`` hosts them with their lock closure, and the service worker caches them.
 PAGE_PACKAGES = page_packages()
-#: How long one worker call (query, sort, view, selection) may run before the page stops the
-#: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
-#: or a template view on a slow link (two small chunks), short enough that a hung call is
-#: noticed before the visitor gives up.
-CALL_TIMEOUT_MS = 8_000
-#: How long booting Pyodide and loading the catalogue may take before the page gives up:
-#: seconds on a normal machine, tens of seconds on a slow one with a cold cache.
-LOAD_TIMEOUT_MS = 120_000
 #: Cache Storage name shared by the page (which files the catalogue it fetched) and sw.js.
 DATA_CACHE = "htl-data-v1"
 

@@ -47,6 +47,19 @@ def build_library(root, datasets=3, units=6, seed=0, compressor="blosc"):
     return storage
 
 
+def library_fixture(name, datasets, units, seed, compressor="zlib"):
+    """A module's ``library`` fixture: a synthetic library built once for the module, in a
+    folder named ``name`` (zlib by default: the browser needs no Blosc decoder for it). The
+    ``site``, ``data`` and ``catalogue`` fixtures below serve and read it."""
+
+    @pytest.fixture(scope="module")
+    def library(tmp_path_factory):
+        return build_library(tmp_path_factory.mktemp(name) / "lib", datasets=datasets, units=units, seed=seed,
+                             compressor=compressor)
+
+    return library
+
+
 @pytest.fixture(scope="session")
 def small_library(tmp_path_factory):
     """A read-only Blosc library: 3 datasets (one NP-Ultra-like) of 6 units. Do not modify."""

@@ -17,7 +17,7 @@ import numcodecs
 import pytest
 import zarr
 
-from conftest import RunningServer, build_library, start_data_server
+from conftest import RunningServer, library_fixture, start_data_server
 from generator.build import build_site
 from generator.data_server import make_server
 from templatelib import format as fmt
@@ -30,10 +30,7 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    storage = build_library(tmp_path_factory.mktemp("blosc") / "lib", datasets=3, units=6, seed=11, compressor="blosc")
-    return storage
+library = library_fixture("blosc", datasets=3, units=6, seed=11, compressor="blosc")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import build_library
+from conftest import library_fixture
 from test_site_e2e import chromium, open_page, wait_ready
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -13,10 +13,8 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    # 2 NP1.0 datasets and one NP-Ultra-like one, zlib (no Blosc needed in the browser)
-    return build_library(tmp_path_factory.mktemp("cite") / "lib", datasets=3, units=4, seed=5, compressor="zlib")
+# 2 NP1.0 datasets and one NP-Ultra-like one
+library = library_fixture("cite", datasets=3, units=4, seed=5)
 
 
 def test_cite_names_sources_and_basket_groups_by_probe(site, data, library):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from spikeinterface.core import Templates
 
-from conftest import build_library
+from conftest import library_fixture
 from test_site_e2e import chromium, open_page, wait_ready
 from templatelib import format as fmt
 
@@ -17,10 +17,8 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    # 2 NP1.0 datasets and one NP-Ultra-like one, zlib (no Blosc needed in the browser)
-    return build_library(tmp_path_factory.mktemp("download") / "lib", datasets=3, units=3, seed=7, compressor="zlib")
+# 2 NP1.0 datasets and one NP-Ultra-like one
+library = library_fixture("download", datasets=3, units=3, seed=7)
 
 
 def test_download_templates_saves_files_spikeinterface_opens(site, data, library, tmp_path):

@@ -22,7 +22,7 @@ import urllib.parse
 import pandas as pd
 import pytest
 
-from conftest import HandlerServer, build_library, serve_built_site, start_data_server
+from conftest import HandlerServer, library_fixture, serve_built_site, start_data_server
 from templatelib import format as fmt
 from test_site_e2e import BOOT_TIMEOUT, browser, count_status, page  # noqa: F401 (fixtures)
 
@@ -41,10 +41,7 @@ def site(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    return build_library(tmp_path_factory.mktemp("previews") / "lib", datasets=3, units=10, seed=3,
-                         compressor="zlib")
+library = library_fixture("previews", datasets=3, units=10, seed=3)
 
 
 class ShardServer(HandlerServer):

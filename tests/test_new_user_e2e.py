@@ -15,7 +15,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import build_library
+from conftest import library_fixture
 from test_site_e2e import BOOT_TIMEOUT, chromium, count_status, new_page, open_page, wait_ready
 from templatelib import units
 from templatelib.empty_result import explain_empty
@@ -31,9 +31,7 @@ DURATION_TITLE = units.label(DURATION)  # "trough_half_width (ms)": Python's wor
 HOSTILE_COLS = "<img src=x onerror=alert(1)>,__proto__," + "spread"
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    return build_library(tmp_path_factory.mktemp("newuser") / "lib", datasets=3, units=10, seed=2, compressor="zlib")
+library = library_fixture("newuser", datasets=3, units=10, seed=2)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 import zarr
 
 from conftest import RecordingServer as Recorder
-from conftest import build_library
+from conftest import library_fixture
 from pipeline.catalogue import consolidate
 from templatelib import format as fmt
 from templatelib.preview import bin_extrema
@@ -29,9 +29,7 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    return build_library(tmp_path_factory.mktemp("start") / "lib", datasets=3, units=10, seed=5, compressor="zlib")
+library = library_fixture("start", datasets=3, units=10, seed=5)
 
 
 def url_for(site, data, **params):

@@ -30,9 +30,6 @@ import { WorkerClient } from "./worker_client.js";
 import { FATAL_TITLES, describeError } from "./words.js";
 
 const absolute = (url) => new URL(url, location.href).href;
-// The longest the runtime's compile waits for the first waveforms (a page-only tuning, not a
-// fact shared with Python).
-const FIRST_PAINT_HEAD_START_MS = 400;
 
 function showFatal(error) {
   setStage("Failed", "error");
@@ -113,9 +110,9 @@ function onReady(libraryInfo) {
 function startWorker() {
   performance.mark("htl-worker-start");
   // The runtime's download and compile start once the first waveforms are drawn (measured: they
-  // otherwise delayed the first paint by ~0.1 s on 2 cores), or after FIRST_PAINT_HEAD_START_MS;
+  // otherwise delayed the first paint by ~0.1 s on 2 cores), or after config.runtimeHeadStartMs;
   // the worker meanwhile fetches the rest of the runtime and needs the module only to instantiate it.
-  const headStart = new Promise((resolve) => setTimeout(resolve, FIRST_PAINT_HEAD_START_MS));
+  const headStart = new Promise((resolve) => setTimeout(resolve, config.runtimeHeadStartMs));
   const runtime = Promise.race([painted.promise, headStart])
     .then(() => compileRuntime(absolute(config.pyodideIndexURL)));
   // A call that runs too long stops the worker and starts a fresh one (worker_client.js).

@@ -112,6 +112,18 @@ def extra_column_facts() -> list[dict]:
 #: Rows on one page of results.
 PAGE_SIZE = 25
 
+#: How long one worker call (query, sort, view, selection) may run before the page stops the
+#: worker and starts a fresh one: far above a query on the public catalogue (well under 1 s)
+#: or a template view on a slow link (two small chunks), short enough that a hung call is
+#: noticed before the visitor gives up. (``build_site`` takes another for tests.)
+CALL_TIMEOUT_MS = 8_000
+#: How long booting Pyodide and loading the catalogue may take before the page gives up:
+#: seconds on a normal machine, tens of seconds on a slow one with a cold cache.
+LOAD_TIMEOUT_MS = 120_000
+#: The longest the page's compile of Python's runtime waits for the first waveforms to be drawn
+#: (static/runtime_module.js): started at once, it delayed the first paint by ~0.1 s on 2 cores.
+RUNTIME_HEAD_START_MS = 400
+
 
 def page_facts() -> dict:
     """The contract as the page config holds it (JSON-able): the results columns, the quick
@@ -129,6 +141,7 @@ def page_facts() -> dict:
 
     return {
         "pageSize": PAGE_SIZE,
+        "runtimeHeadStartMs": RUNTIME_HEAD_START_MS,
         "resultColumns": [list(c) for c in RESULT_COLUMNS],
         "quickFilters": [f._asdict() for f in QUICK_FILTERS],
         "extraColumns": {"columns": extra_column_facts(), "max": MAX_EXTRA_COLUMNS,

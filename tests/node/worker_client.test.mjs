@@ -46,6 +46,15 @@ function client(overrides = {}) {
   return { c, events };
 }
 
+// A started client and its (fake) worker, told that Python is ready when `ready`.
+function started(overrides = {}, { ready = false } = {}) {
+  const { c, events } = client(overrides);
+  c.start();
+  const w = events.workers[0];
+  if (ready) w.say({ type: "ready", info: {} });
+  return { c, events, w };
+}
+
 test("every method the worker serves is described in its own words", () => {
   const methods = Object.values(facts.methodGroups).flat().filter((m) => m !== "load" && m !== "stats");
   for (const method of methods) {
@@ -64,9 +73,7 @@ test("a query is described with its text, clipped, and its order", () => {
 });
 
 test("start sends init then the catalogue; a result resolves its call", async () => {
-  const { c, events } = client();
-  c.start();
-  const w = events.workers[0];
+  const { c, w } = started();
   await sleep(0);
   assert.deepEqual(w.posted.map((m) => m.type), ["init", "runtime", "catalogue"]);
   const answer = c.call("query", { expression: "" });
@@ -80,10 +87,7 @@ test("start sends init then the catalogue; a result resolves its call", async ()
 });
 
 test("the clock starts at 'started': a call waiting for its stage is never stopped", async () => {
-  const { c, events } = client();
-  c.start();
-  const w = events.workers[0];
-  w.say({ type: "ready", info: {} });
+  const { c, events, w } = started({}, { ready: true });
   const answer = c.call("view", { template_id: "t" });
   await sleep(100);  // longer than callTimeoutMs, but the call has not started
   assert.equal(events.restarts.length, 0);
@@ -94,9 +98,7 @@ test("the clock starts at 'started': a call waiting for its stage is never stopp
 
 test("a boot method is not timed before ready, and is once ready", async () => {
   // The boot stage serves no method today (worker_api.py); the bookkeeping is tested on one.
-  const { c, events } = client({ bootMethods: new Set(["preview_rows"]) });
-  c.start();
-  const w = events.workers[0];
+  const { c, events, w } = started({ bootMethods: new Set(["preview_rows"]) });
   const early = c.call("preview_rows", { rows: [] });
   w.say({ type: "started", id: w.lastCall().id });
   await sleep(100);
@@ -112,10 +114,7 @@ test("a boot method is not timed before ready, and is once ready", async () => {
 });
 
 test("a call too long stops the worker, rejects every pending call in words, and restarts", async () => {
-  const { c, events } = client();
-  c.start();
-  const first = events.workers[0];
-  first.say({ type: "ready", info: {} });
+  const { c, events, w: first } = started({}, { ready: true });
   const hung = c.call("query", { expression: "amplitude_uv > 1", sort_by: null });
   const hungId = first.lastCall().id;
   const waiting = c.call("known_ids", { template_ids: [] });
