@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,22 @@ def pytest_collection_modifyitems(config, items):
     """
     heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
     items.sort(key=lambda item: item.path not in heavy)
+
+
+QUERY_CASES = Path(__file__).parent / "data" / "query_cases.json"
+
+
+def query_cases(table: str) -> list:
+    """The cases of one table of ``tests/data/query_cases.json`` (its "about" says what each table
+    is), all its groups in order: an expression, or a tuple (expression, expected)."""
+    def expression(written):
+        if isinstance(written, str):
+            return written
+        return "".join(piece if isinstance(piece, str) else piece[0] * piece[1] for piece in written)
+
+    groups = json.loads(QUERY_CASES.read_text(encoding="utf-8"))[table]
+    return [expression(case) if isinstance(case, str) else (expression(case[0]), case[1])
+            for cases in groups.values() for case in cases]
 
 
 def build_library(root, datasets=3, units=6, seed=0, compressor="blosc"):

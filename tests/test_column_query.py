@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_hostile
-import test_page_python
+from conftest import query_cases
 from templatelib.catalogue import load_catalogue
 from templatelib.column_arrays import NeedsNumpy
 from templatelib.column_query import evaluate
@@ -135,17 +135,6 @@ def catalogue():
 # ---------------------------------------------------------------------------- queries in use today
 
 
-def _cases(test_function) -> list:
-    """The parameter sets of a parametrized test of another file (the lists stay in their one place)."""
-    (mark,) = [m for m in test_function.pytestmark if m.name == "parametrize"]
-    return list(mark.args[1])
-
-
-def _parameters(test_function) -> list:
-    """The expressions (first parameters) of a parametrized test."""
-    return [case[0] if isinstance(case, tuple) else case for case in _cases(test_function)]
-
-
 def py_string(text: str) -> str:
     """words.js' pyString: how a quick filter quotes a value."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r") + "'"
@@ -174,7 +163,7 @@ PAGE_QUERIES = [
     ]),
     "amplitude_uv >= -5 and spikes_per_unit >= 1e+21",  # JavaScript's String(1e21)
 ]
-PAGE_PYTHON_QUERIES = _parameters(test_page_python.test_allowed_queries_match_pandas)
+PAGE_PYTHON_QUERIES = query_cases("page_allowed")
 
 
 @pytest.mark.timeout(60)
@@ -209,7 +198,7 @@ def hostile_table():
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression", _parameters(test_hostile.test_legitimate_queries_still_work))
+@pytest.mark.parametrize("expression", [expression for expression, _ in query_cases("hostile_allowed")])
 def test_legitimate_hostile_table_queries_are_answered(hostile_table, expression):
     assert_same(hostile_table, expression, must_answer=True)
 
@@ -224,7 +213,7 @@ def test_empty_and_blank_queries_select_every_row(catalogue):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression, words", _cases(test_hostile.test_hostile_query_gets_one_line_error_quickly))
+@pytest.mark.parametrize("expression, words", query_cases("hostile"))
 def test_hostile_queries_refused_in_the_same_words(hostile_table, expression, words):
     with pytest.raises(QueryError, match=words) as caught:
         evaluate(hostile_table, expression)
@@ -232,38 +221,14 @@ def test_hostile_queries_refused_in_the_same_words(hostile_table, expression, wo
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression, words", _cases(test_page_python.test_hostile_queries_rejected))
+@pytest.mark.parametrize("expression, words", query_cases("page_hostile"))
 def test_page_hostile_queries_refused_in_the_same_words(catalogue, expression, words):
     with pytest.raises(QueryError, match=words):
         evaluate(catalogue, expression)
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression, words", [
-    ("amplitude_uv", "condition on rows"),
-    ("True", "condition on rows"),
-    ("1 < 2", "two constants"),
-    ("brain_area == 1", "compares text with a number"),
-    ("amplitude_uv < 'x'", "compares numbers with text"),
-    ("amplitude_uv in [1, 'x']", "numbers only"),
-    ("brain_area in ['CA1', 1]", "strings only"),
-    ("spikes_per_unit in [9007199254740993]", "2\\*\\*53"),
-    ("brain_area in probe", "needs a list"),
-    ("amplitude_uv == [1]", "only after 'in'"),
-    ("(amplitude_uv > 0) + 1 > 0", "works on numbers"),
-    ("~amplitude_uv > 0", "negate a condition"),
-    ("amplitude_uv > 0 and 1", "combine conditions"),
-    ("amplitude_uv.str.len() > 1", "'.str' works on text"),
-    ("brain_area.str.startswith('C', case=False)", "no keyword 'case'"),
-    ("brain_area.str.contains('C', case=1)", "must be True or False"),
-    ("brain_area.str.lower('x') == 'a'", "takes no arguments"),
-    ("brain_area.str.contains()", "needs one string"),
-    ("amplitude_uv > 1/0", "ZeroDivisionError"),
-    ("spikes_per_unit ** -1 > 0", "negative integer powers"),
-    ("amplitude_uv > (-8) ** 0.5", "complex"),
-    ("amplitude_uv in [1] < 2", "cannot be chained"),
-    ("nope > 1", "unknown column 'nope'"),
-])
+@pytest.mark.parametrize("expression, words", query_cases("refusals_say_why"))
 def test_refusals_say_why(catalogue, expression, words):
     with pytest.raises(QueryError, match=words):
         evaluate(catalogue, expression)
@@ -372,39 +337,9 @@ def _tables():
     return table()
 
 
-#: Where numpy, Python and pandas part ways; each is answered as pandas answers it on EDGES.
-PITFALLS = [
-    "spikes_per_unit < 10**30", "spikes_per_unit == 10**30", "spikes_per_unit < 2**64", "spikes_per_unit * 2 > 0",
-    "spikes_per_unit // 0 > 0", "spikes_per_unit // 0 < 0", "spikes_per_unit // 0 != spikes_per_unit // 0",
-    "spikes_per_unit % 0 != 0", "spikes_per_unit % 0 == 0", "amplitude_uv // 0 > 0", "amplitude_uv // -0.0 > 0",
-    "amplitude_uv // -0.0 < 0", "amplitude_uv % 0 != 0", "spikes_per_unit / 0 > 0", "spikes_per_unit // 0.0 > 0",
-    "0 // amplitude_uv > 0", "1 // spikes_per_unit > 0", "5 % spikes_per_unit > 0", "-1 % spikes_per_unit >= 0",
-    "spikes_per_unit // spikes_per_unit > 0", "spikes_per_unit % template_index == 0",
-    "spikes_per_unit // -1 < 0", "spikes_per_unit % -3 == 0", "-spikes_per_unit > 0", "+spikes_per_unit > 0",
-    "spikes_per_unit ** 2 > 0", "spikes_per_unit ** 63 > 0", "amplitude_uv ** 0.5 > 0", "amplitude_uv ** 0 == 1",
-    "spikes_per_unit * 10**18 > 0", "spikes_per_unit * 1.0 == spikes_per_unit", "spikes_per_unit == amplitude_uv",
-    "spikes_per_unit > 9007199254740993.0", "spikes_per_unit == 9007199254740993", "1e308 * 10 > amplitude_uv",
-    "amplitude_uv > 1e400 - 1e400", "amplitude_uv != 1e400 - 1e400", "amplitude_uv > 2**-1", "1 < amplitude_uv < 1e400",
-    "amplitude_uv == amplitude_uv", "amplitude_uv == None", "amplitude_uv != None", "brain_area == None",
-    "brain_area != None", "amplitude_uv in [-0.0]", "amplitude_uv in [0, -1e400, 1]", "amplitude_uv not in [1e400]",
-    "spikes_per_unit in [2.0, 1e400, 7.0, -3]", "spikes_per_unit not in [-9007199254740992, 0.5]",
-    "spikes_per_unit in []", "brain_area not in []", "brain_area in ['CA1', 'é']", "brain_area not in ('CA1',)",
-    "brain_area < 'b'", "'b' > brain_area", "'CA1' == brain_area", "'CA1' != brain_area", "brain_area > ''",
-    "brain_area == probe", "brain_area < probe", "brain_area >= brain_area.str.lower()",
-    "brain_area.str.lower() in ['ß', 'ss']", "brain_area.str.upper() == 'SS'", "brain_area.str.len() // 0 > 0",
-    "brain_area.str.len() in [0, 1]", "brain_area.str.contains('ss', case=False)",
-    "brain_area.str.contains('SS', case=False, regex=False)", "brain_area.str.contains('ß', case=False, regex=False)",
-    "brain_area.str.contains('ca', case=False, regex=False)", "brain_area.str.contains('a|b')",
-    "brain_area.str.contains('a|b', regex=False)", "brain_area.str.contains('(C)')", "brain_area.str.startswith('')",
-    "brain_area.str.startswith('C', na=True)", "probe.str.endswith('1')", "brain_area.str.match('c', case=False)",
-    "brain_area.str.fullmatch('[a-z]')", "brain_area.str.fullmatch('ca1', case=False)",
-    "amplitude_uv > 0 and True", "False or amplitude_uv > 0", "amplitude_uv.isna() == False",
-    "(amplitude_uv > 0) != True", "(amplitude_uv > 0) == (spikes_per_unit > 0)",
-    "amplitude_uv > 0 & spikes_per_unit > 0", "not amplitude_uv > 0 & spikes_per_unit > 0",
-    "not (amplitude_uv > 0) | (spikes_per_unit > 0)", "~(amplitude_uv > 0) & (spikes_per_unit > 0)",
-    "amplitude_uv > 0 | spikes_per_unit > 0 & brain_area == 'CA1'", "not not amplitude_uv > 0",
-    "amplitude_uv.notna() & spikes_per_unit.isna() | brain_area.isna() | brain_area.notna()",
-]
+#: Where numpy, Python and pandas part ways (tests/data/query_cases.json); each is answered as pandas
+#: answers it on EDGES.
+PITFALLS = query_cases("pitfalls")
 
 
 @pytest.mark.timeout(60)
