@@ -213,10 +213,15 @@ def test_seen_once_works_offline_and_a_republished_catalogue_is_never_stale(brow
 class NoServiceWorkerSite(Recorder):
     """The site without its service worker (whose install fetches the runtime again)."""
 
+    #: Paths it answers with 404.
+    missing = ("/sw.js",)
+
     def handler(self, base):
+        missing = self.missing
+
         class Handler(super().handler(base)):
             def do_GET(self):  # noqa: N802 - http.server's naming
-                if self.path.startswith("/sw.js"):
+                if self.path.startswith(missing):
                     self.send_error(404)
                     return
                 super().do_GET()
@@ -251,3 +256,16 @@ def test_the_worker_boots_from_the_runtime_the_page_compiled(page, site_dir, lib
         page.get_by_label("Query").fill("amplitude_uv > 150")
         page.get_by_label("Query").press("Enter")
         expect(count_status(page)).to_have_text(f"{int((catalogue['amplitude_uv'] > 150).sum())} templates")
+
+
+class NoWheelSite(NoServiceWorkerSite):
+    """... whose page wheel is missing too (a deploy caught half-way)."""
+
+    missing = ("/sw.js", "/wheels/")
+
+
+def test_a_missing_page_wheel_is_said_in_words(page, site_dir, library):
+    with NoWheelSite(site_dir, cors=False, index=True) as site, Recorder(library.path) as data:
+        page.goto(url_for(site, data))
+        expect(page.get_by_role("alert").filter(has_text="could not be loaded: HTTP 404")).to_be_visible(
+            timeout=BOOT_TIMEOUT)

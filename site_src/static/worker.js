@@ -128,6 +128,9 @@ async function boot(config) {
   milestone("worker");
   stage("runtime", "Starting Python");
   const wheel = fetchWheel(config.wheelURL);
+  // Awaited only after the runtime starts: until then a failure would be reported as unhandled
+  // (the await below still throws it, in words, to the page).
+  wheel.catch(() => {});
   const { loadPyodide } = await import(config.pyodideIndexURL + "pyodide.mjs");
   milestone("module");
   runtime.then((compiled) => milestone("compiled", { compiledOnPage: compiled !== null }));
