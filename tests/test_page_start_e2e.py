@@ -65,7 +65,12 @@ def test_first_page_paints_from_previews_before_python_then_python_takes_over(pa
             cells = page.locator(f'#rows tr[data-id="{row["template_id"]}"] td')
             expect(cells.nth(4)).to_have_text(row["brain_area"])
             expect(cells.nth(6)).to_have_text(f"{row['amplitude_uv']:.1f}")
-        # The compact catalogue too: library.json lists it, so the UI thread fetches it for Python.
+        # The compact catalogue too: library.json lists it, so the UI thread fetches it for Python,
+        # once the first waveforms are drawn (it is Python's, and large at scale).
+        started = page.wait_for_function("""() => {
+            const entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/catalogue.htlc"));
+            return entry && entry.startTime; }""").json_value()
+        assert started >= page.evaluate("() => performance.getEntriesByName('htl-first-waveform')[0].startTime")
         assert sorted(data.paths) == sorted(["/templates.csv", "/library.json", "/previews/0.bin", "/catalogue.htlc"])
         # Mark the painted rows: after the hand-over they must be the very same nodes.
         page.locator("#rows tr").evaluate_all("rows => rows.forEach(r => r.dataset.early = '1')")

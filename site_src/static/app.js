@@ -20,7 +20,7 @@ import { registerOffline } from "./offline.js";
 import { compileRuntime } from "./runtime_module.js";
 import { bindOwnWaveform } from "./own_waveform.js";
 import { bindResults, runQuery, updatePager } from "./results.js";
-import { call, config, firstObjects, handOver, painted, root, run, sortNote, stage, state, writeURL } from "./state.js";
+import { call, config, firstObjects, firstPaintHeadStart, handOver, root, run, sortNote, stage, state, writeURL } from "./state.js";
 import { $, STAGES, dataBusy, setStage } from "./status.js";
 import { bindSimilar } from "./similar.js";
 import { clearRanking, showRanking } from "./similarity_column.js";
@@ -110,11 +110,9 @@ function onReady(libraryInfo) {
 function startWorker() {
   performance.mark("htl-worker-start");
   // The runtime's download and compile start once the first waveforms are drawn (measured: they
-  // otherwise delayed the first paint by ~0.1 s on 2 cores), or after config.runtimeHeadStartMs;
-  // the worker meanwhile fetches the rest of the runtime and needs the module only to instantiate it.
-  const headStart = new Promise((resolve) => setTimeout(resolve, config.runtimeHeadStartMs));
-  const runtime = Promise.race([painted.promise, headStart])
-    .then(() => compileRuntime(absolute(config.pyodideIndexURL)));
+  // otherwise delayed the first paint by ~0.1 s on 2 cores), or after the head start; the worker
+  // meanwhile fetches the rest of the runtime and needs the module only to instantiate it.
+  const runtime = firstPaintHeadStart.then(() => compileRuntime(absolute(config.pyodideIndexURL)));
   // A call that runs too long stops the worker and starts a fresh one (worker_client.js).
   run.client = new WorkerClient({
     runtime: () => runtime,

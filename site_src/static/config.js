@@ -5,7 +5,7 @@
 
 /** The keys the page cannot work without; `checkConfig` refuses a config that lacks one. */
 export const REQUIRED_KEYS = [
-  "pyodideIndexURL", "wheelURL", "workerURL", "defaultSource", "publicSource", "pageSize", "runtimeHeadStartMs", "callTimeoutMs",
+  "pyodideIndexURL", "wheelURL", "workerURL", "defaultSource", "publicSource", "pageSize", "firstPaintHeadStartMs", "callTimeoutMs",
   "loadTimeoutMs", "bloscModuleURL", "dataCache", "catalogueFile", "manifestFile", "resultColumns",
   "methodGroups", "stagePackages", "catalogueCsv", "compactCatalogue", "previewFormat", "quickFilters", "extraColumns",
   "similarity", "ownWaveform", "hybridPreview",

@@ -7,7 +7,7 @@
 import { addFallbackIds, concatBytes, readCatalogueHead } from "./catalogue_csv.js";
 import { PreviewStore, sha256Hex } from "./previews.js";
 import { renderRows } from "./results.js";
-import { call, config, firstObjects, handOver, root, run, state } from "./state.js";
+import { call, config, firstObjects, firstPaintHeadStart, handOver, root, run, state } from "./state.js";
 import { $, notePreviewProblem } from "./status.js";
 import { drawChunkPreviews, drawThumbnails, previewRequest } from "./thumbnails.js";
 
@@ -85,10 +85,12 @@ export async function firstPaint() {
   const shardName = config.previewFormat.dir + "/" + firstShard + ".bin";
   const shardPromise = earlyPaint ? fetchLibraryObject(shardName).catch(() => null) : null;
   const manifestRead = readManifest(manifestPromise);
-  // Fetched while Python boots; with it, the csv is only read as far as the first page.
+  // Fetched while Python boots, after the first page's waveforms (at 1,000,000 rows its 8.9 MB
+  // delayed them); with it, the csv is only read as far as the first page.
   const compactRead = manifestRead.then(async (m) => {
     const entry = compactEntry(m, spec);
     if (!entry || tooLarge(m, spec)) return null;
+    await firstPaintHeadStart;
     const response = await fetchLibraryObject(spec.file);
     return response.ok ? readBounded(response, entry.bytes) : null;
   }).catch(() => null);

@@ -61,6 +61,12 @@ painted.promise = new Promise((resolve) => {
   painted.resolve = () => { if (!painted.done) { painted.done = true; resolve(); } };
 });
 
+/** Resolves when the first waveforms are drawn, or config.firstPaintHeadStartMs after the page
+ * started, whichever is first: what Python needs only later (the runtime's compile, the compact
+ * catalogue's download) waits for it, so that nothing but the first page competes with it. */
+export const firstPaintHeadStart = Promise.race([
+  painted.promise, new Promise((resolve) => setTimeout(resolve, config.firstPaintHeadStartMs))]);
+
 /** What the first paint fetched, filed for offline use once the service worker is there. */
 export const firstObjects = {};
 
